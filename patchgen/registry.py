@@ -1,0 +1,58 @@
+"""Every registry of patchgen.
+
+Registries that mmengine also has (models, datasets, hooks, ...) are children
+of mmengine's roots, so that the Runner builds patchgen's parts when a config
+sets ``default_scope = 'patchgen'``. The others are patchgen's own roots. Each
+registry imports its modules lazily from ``locations`` on first use.
+
+Register your own part in one line, e.g. ``@BACKBONES.register_module()``.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+SCOPE = 'patchgen'
+
+# Children of mmengine's roots: the Runner builds these by name.
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE,
+                  locations=['patchgen.models', 'patchgen.engine'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
+                    locations=['patchgen.datasets'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
+                      locations=['patchgen.datasets.transforms'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE,
+                 locations=['patchgen.engine'])
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE,
+                 locations=['patchgen.engine'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
+                   locations=['patchgen.engine'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
+
+# patchgen's own roots: the parts that the PatchDiffusion model glues together.
+BACKBONES = Registry('backbone', scope=SCOPE, locations=['patchgen.backbones'])
+NOISE_SCHEDULES = Registry('noise schedule', scope=SCOPE,
+                           locations=['patchgen.schedules'])
+PATCH_SAMPLERS = Registry('patch sampler', scope=SCOPE,
+                          locations=['patchgen.patches'])
+SAMPLERS = Registry('sampler', scope=SCOPE, locations=['patchgen.samplers'])
+FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE)
+
+ALL_REGISTRIES: dict[str, Registry] = {
+    'MODELS': MODELS,
+    'BACKBONES': BACKBONES,
+    'NOISE_SCHEDULES': NOISE_SCHEDULES,
+    'PATCH_SAMPLERS': PATCH_SAMPLERS,
+    'SAMPLERS': SAMPLERS,
+    'METRICS': METRICS,
+    'FEATURE_EXTRACTORS': FEATURE_EXTRACTORS,
+    'DATASETS': DATASETS,
+    'TRANSFORMS': TRANSFORMS,
+    'HOOKS': HOOKS,
+    'LOOPS': LOOPS,
+    'RUNNERS': RUNNERS,
+}
