@@ -7,6 +7,7 @@ registry imports its modules lazily from ``locations`` on first use.
 
 Register your own part in one line, e.g. ``@BACKBONES.register_module()``.
 """
+from mmengine import registry as mmengine_registry
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
@@ -56,3 +57,13 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'LOOPS': LOOPS,
     'RUNNERS': RUNNERS,
 }
+
+# Empty children of mmengine's other roots, so that building their parts (optimizers,
+# schedulers, visualizers, ...) under the 'patchgen' scope finds mmengine's own.
+SCOPE_ONLY = {name: Registry(getattr(mmengine_registry, name).name,
+                             parent=getattr(mmengine_registry, name), scope=SCOPE)
+              for name in ('DATA_SAMPLERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
+                           'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'VISUALIZERS',
+                           'VISBACKENDS', 'LOG_PROCESSORS', 'MODEL_WRAPPERS',
+                           'WEIGHT_INITIALIZERS', 'EVALUATOR', 'TASK_UTILS', 'FUNCTIONS',
+                           'STRATEGIES', 'INFERENCERS', 'RUNNER_CONSTRUCTORS')}

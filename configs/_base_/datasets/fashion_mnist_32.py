@@ -1,0 +1,8 @@
+# Fashion-MNIST train split (apt-get install dataset-fashion-mnist), padded from 28 to 32 pixels.
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='FashionMNIST', split='train', pipeline=[dict(type='CenterPad', size=32)]),
+)

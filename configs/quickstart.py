@@ -1,0 +1,20 @@
+# The quickstart: a small Patch Diffusion model on MNIST-5k at 32x32, a few minutes on a CPU.
+_base_ = ['./_base_/models/ddpmpp.py', './_base_/datasets/mnist5k_32.py',
+          './_base_/default_runtime.py']
+
+resolution = 32
+model = dict(
+    image_channels=1,
+    resolution=resolution,
+    backbone=dict(base_channels=32, channel_mults=(1, 2, 2), num_blocks=1, attn_resolutions=(),
+                  dropout=0.0),
+)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=100)]
+train_cfg = dict(max_iters=1500)
+default_hooks = dict(
+    logger=dict(interval=100),
+    checkpoint=dict(interval=500, max_keep_ckpts=1),
+    ema=dict(halflife_images=10_000),
+    sample_grid=dict(interval=500, num_images=64),
+)

@@ -1,0 +1,4 @@
+"""Denoiser backbones, registered in ``patchgen.registry.BACKBONES``."""
+from .unet import UNet
+
+__all__ = ['UNet']

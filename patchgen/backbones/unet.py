@@ -1,0 +1,338 @@
+"""A DDPM++ / ADM-class UNet, the denoiser network F used by Patch Diffusion.
+
+It takes the noisy image with two pixel-coordinate channels appended (C + 2
+inputs) and returns C channels. Attention placement depends only on the
+training canvas resolution, so patches and full images run the same layers.
+"""
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from patchgen.registry import BACKBONES
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with the largest number of groups <= 32 dividing ``channels``."""
+    groups = max(g for g in range(1, min(32, channels) + 1) if channels % g == 0)
+    return nn.GroupNorm(groups, channels, eps=1e-6)
+
+
+def zero_init(module: nn.Conv2d) -> nn.Conv2d:
+    """Set a layer's weight and bias to zero and return it."""
+    nn.init.zeros_(module.weight)
+    nn.init.zeros_(module.bias)
+    return module
+
+
+class NoiseEmbedding(nn.Module):
+    """Embeds the per-sample scalar noise label c_noise.
+
+    Sinusoidal ('positional') or random Fourier ('fourier') features, followed
+    by Linear -> SiLU -> Linear.
+
+    Args:
+        feature_channels: Number of sin/cos features (even).
+        embedding_channels: Width of the returned embedding.
+        kind: 'positional' (fixed geometric frequencies) or 'fourier' (random
+            Gaussian frequencies, a fixed buffer saved in the state dict).
+        max_period: Positional frequencies run geometrically from 1 down to
+            about 1 / max_period.
+        fourier_scale: Standard deviation of the Fourier frequencies.
+    """
+
+    def __init__(self,
+                 feature_channels: int,
+                 embedding_channels: int,
+                 kind: str = 'positional',
+                 max_period: float = 10000.0,
+                 fourier_scale: float = 16.0) -> None:
+        super().__init__()
+        if feature_channels % 2:
+            raise ValueError(f'feature_channels must be even, got {feature_channels}')
+        half = feature_channels // 2
+        if kind == 'positional':
+            freqs = max_period ** (-torch.arange(half, dtype=torch.float32) / half)
+            self.register_buffer('freqs', freqs, persistent=False)
+        elif kind == 'fourier':
+            freqs = 2 * math.pi * fourier_scale * torch.randn(half)
+            self.register_buffer('freqs', freqs)
+        else:
+            raise ValueError(f"noise embedding must be 'positional' or 'fourier', got {kind!r}")
+        self.mlp = nn.Sequential(
+            nn.Linear(feature_channels, embedding_channels),
+            nn.SiLU(),
+            nn.Linear(embedding_channels, embedding_channels),
+        )
+
+    def forward(self, noise_labels: Tensor) -> Tensor:
+        """Map (N,) noise labels to (N, embedding_channels) embeddings."""
+        angles = noise_labels.float().outer(self.freqs.float())  # (N, half)
+        features = torch.cat([angles.cos(), angles.sin()], dim=1)  # (N, feature_channels)
+        return self.mlp(features.to(self.mlp[0].weight.dtype))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over all pixels, with a scaled residual.
+
+    Args:
+        channels: Number of feature channels (divisible by ``num_heads``).
+        num_heads: Number of attention heads.
+        skip_scale: Factor applied to the residual sum.
+    """
+
+    def __init__(self, channels: int, num_heads: int, skip_scale: float) -> None:
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f'{channels} channels cannot be split into {num_heads} heads')
+        self.num_heads = num_heads
+        self.skip_scale = skip_scale
+        self.norm = group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, kernel_size=1)
+        self.proj = zero_init(nn.Conv2d(channels, channels, kernel_size=1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        qkv = self.qkv(self.norm(x))  # (N, 3C, H, W)
+        qkv = qkv.reshape(n, 3, self.num_heads, c // self.num_heads, h * w)
+        q, k, v = qkv.transpose(-1, -2).unbind(1)  # each (N, heads, HW, C/heads)
+        out = F.scaled_dot_product_attention(q, k, v)  # (N, heads, HW, C/heads)
+        out = out.transpose(-1, -2).reshape(n, c, h, w)  # (N, C, H, W)
+        return (x + self.proj(out)) * self.skip_scale
+
+
+class ResidualBlock(nn.Module):
+    """Residual block with noise-embedding injection, optionally followed by attention.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels; a 1x1 conv projects the skip if they differ.
+        embedding_channels: Width of the noise embedding.
+        dropout: Dropout probability before the second conv.
+        skip_scale: Factor applied to the residual sum.
+        scale_shift: If True, the embedding gives a (1 + scale, shift) modulation
+            after the second GroupNorm (ADM); if False, a per-channel bias added
+            after the first conv (DDPM++).
+        attention: If True, a ``SelfAttention`` follows the block.
+        num_heads: Attention heads, used when ``attention`` is True.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 embedding_channels: int,
+                 dropout: float,
+                 skip_scale: float,
+                 scale_shift: bool,
+                 attention: bool = False,
+                 num_heads: int = 1) -> None:
+        super().__init__()
+        self.skip_scale = skip_scale
+        self.scale_shift = scale_shift
+        self.norm1 = group_norm(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.embedding_proj = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(embedding_channels, out_channels * (2 if scale_shift else 1)),
+        )
+        self.norm2 = group_norm(out_channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1))
+        self.skip = (nn.Conv2d(in_channels, out_channels, kernel_size=1)
+                     if in_channels != out_channels else nn.Identity())
+        self.attn = SelfAttention(out_channels, num_heads, skip_scale) if attention else None
+
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """Apply the block to x (N, C_in, H, W) given emb (N, E); returns (N, C_out, H, W)."""
+        h = self.conv1(F.silu(self.norm1(x)))  # (N, C_out, H, W)
+        params = self.embedding_proj(emb)[:, :, None, None]  # (N, C_out or 2 C_out, 1, 1)
+        if self.scale_shift:
+            scale, shift = params.chunk(2, dim=1)
+            h = self.norm2(h) * (1 + scale) + shift
+        else:
+            h = self.norm2(h + params)
+        h = self.conv2(self.dropout(F.silu(h)))  # (N, C_out, H, W)
+        h = (self.skip(x) + h) * self.skip_scale
+        return h if self.attn is None else self.attn(h)
+
+
+class Downsample(nn.Module):
+    """Halves the spatial size with a stride-2 3x3 conv."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)  # (N, C, H / 2, W / 2)
+
+
+class Upsample(nn.Module):
+    """Doubles the spatial size with nearest-neighbour interpolation and a 3x3 conv."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))  # (N, C, 2H, 2W)
+
+
+@BACKBONES.register_module()
+class UNet(nn.Module):
+    """DDPM++ / ADM-class UNet denoiser.
+
+    Level ``l`` works at ``base_channels * channel_mults[l]`` channels and, on
+    the training canvas, at resolution ``resolution >> l``. Each encoder level
+    has ``num_blocks`` residual blocks then a stride-2 conv downsampling (not at
+    the last level); the middle is block, attention, block; each decoder level
+    has ``num_blocks + 1`` blocks fed with skip connections then nearest x2 +
+    conv upsampling (not at level 0). The last conv is zero-initialised, so an
+    untrained network outputs exactly 0.
+
+    Args:
+        in_channels: Input channels: image channels + 2 coordinate channels.
+        out_channels: Output channels, normally the image channels.
+        resolution: Full-canvas training resolution R; decides attention placement only.
+        base_channels: Channels at level 0.
+        channel_mults: Channel multiplier per level; its length is the number of levels.
+        num_blocks: Residual blocks per encoder level (decoder levels get one more).
+        attn_resolutions: Canvas resolutions ``R >> level`` whose blocks get
+            self-attention, whatever the size of the actual input.
+        num_heads: Attention heads (each level's channels must divide by it).
+        dropout: Dropout probability inside residual blocks (train mode only).
+        num_classes: Number of classes, 0 for unconditional. When > 0, labels
+            are in ``[0, num_classes]``, where ``num_classes`` is the extra "no
+            label" index used for classifier-free guidance.
+        embedding_channels: Width of the noise embedding; None means 4 * base_channels.
+        noise_embedding: 'positional' (sinusoidal, DDPM++) or 'fourier'
+            (random Fourier features, NCSN++); base_channels features either way.
+        skip_scale: Factor applied to every residual sum.
+        scale_shift: False adds the embedding as a bias after the first conv
+            of each block (DDPM++); True applies a (1 + scale, shift) modulation
+            after its second GroupNorm (ADM).
+    """
+
+    def __init__(self,
+                 in_channels: int,  # image channels + 2 coordinate channels
+                 out_channels: int,  # image channels
+                 resolution: int,  # full-canvas training resolution R
+                 base_channels: int = 128,  # channels at level 0
+                 channel_mults: Sequence[int] = (1, 2, 2, 2),  # one entry per level
+                 num_blocks: int = 4,  # residual blocks per encoder level
+                 attn_resolutions: Sequence[int] = (16,),  # canvas resolutions with attention
+                 num_heads: int = 1,  # attention heads
+                 dropout: float = 0.1,  # dropout in residual blocks
+                 num_classes: int = 0,  # 0: unconditional; index num_classes means no label
+                 embedding_channels: int | None = None,  # default 4 * base_channels
+                 noise_embedding: str = 'positional',  # 'positional' or 'fourier'
+                 skip_scale: float = 2 ** -0.5,  # scale of residual sums
+                 scale_shift: bool = False,  # ADM (True) or DDPM++ (False) injection
+                 ) -> None:
+        super().__init__()
+        if not channel_mults:
+            raise ValueError('channel_mults needs at least one level')
+        if num_classes < 0:
+            raise ValueError(f'num_classes must be >= 0, got {num_classes}')
+        if embedding_channels is None:
+            embedding_channels = 4 * base_channels
+        self.num_levels = len(channel_mults)
+        self.num_classes = num_classes
+
+        self.noise_embedding = NoiseEmbedding(base_channels, embedding_channels, noise_embedding)
+        self.class_embedding = (nn.Embedding(num_classes + 1, embedding_channels)
+                                if num_classes > 0 else None)
+
+        def block(cin: int, cout: int, attention: bool = False) -> ResidualBlock:
+            return ResidualBlock(cin, cout, embedding_channels, dropout, skip_scale,
+                                 scale_shift, attention, num_heads)
+
+        level_channels = [base_channels * m for m in channel_mults]
+        level_attention = [(resolution >> level) in attn_resolutions
+                           for level in range(self.num_levels)]
+
+        self.conv_in = nn.Conv2d(in_channels, base_channels, kernel_size=3, padding=1)
+        skip_channels = [base_channels]
+        channels = base_channels
+        self.encoder = nn.ModuleList()  # encoder[level]: its residual blocks
+        for level, (cout, attention) in enumerate(zip(level_channels, level_attention)):
+            blocks = nn.ModuleList()
+            for _ in range(num_blocks):
+                blocks.append(block(channels, cout, attention))
+                channels = cout
+                skip_channels.append(channels)
+            self.encoder.append(blocks)
+            if level < self.num_levels - 1:
+                skip_channels.append(channels)  # the downsampled map is a skip too
+        self.downsample = nn.ModuleList(  # downsample[level]: level -> level + 1
+            Downsample(c) for c in level_channels[:-1])
+
+        self.middle = nn.ModuleList([block(channels, channels, attention=True),
+                                     block(channels, channels)])
+
+        decoder: list[nn.ModuleList] = [nn.ModuleList() for _ in level_channels]
+        for level in reversed(range(self.num_levels)):
+            for _ in range(num_blocks + 1):
+                cin = channels + skip_channels.pop()
+                channels = level_channels[level]
+                decoder[level].append(block(cin, channels, level_attention[level]))
+        self.decoder = nn.ModuleList(decoder)  # decoder[level]: its residual blocks
+        self.upsample = nn.ModuleList(  # upsample[level - 1]: level -> level - 1
+            Upsample(c) for c in level_channels[1:])
+
+        self.norm_out = group_norm(channels)
+        self.conv_out = zero_init(nn.Conv2d(channels, out_channels, kernel_size=3, padding=1))
+
+    def forward(self,
+                x: Tensor,
+                noise_labels: Tensor,
+                class_labels: Tensor | None = None) -> Tensor:
+        """Denoiser output F(x, c_noise, class).
+
+        Args:
+            x: Network input (N, in_channels, H, W); H and W divisible by
+                2 ** (levels - 1).
+            noise_labels: Per-sample noise conditioning c_noise, (N,) float.
+            class_labels: (N,) long in [0, num_classes], or None, which means
+                "no label" for every sample. Must be None when num_classes is 0.
+
+        Returns:
+            Tensor of shape (N, out_channels, H, W).
+        """
+        divisor = 2 ** (self.num_levels - 1)
+        height, width = x.shape[-2:]
+        if height % divisor or width % divisor:
+            raise ValueError(f'input size {height}x{width} is not divisible by {divisor}')
+
+        emb = self.noise_embedding(noise_labels)  # (N, E)
+        if self.class_embedding is not None:
+            if class_labels is None:
+                class_labels = torch.full((x.shape[0],), self.num_classes,
+                                          dtype=torch.long, device=x.device)
+            emb = emb + self.class_embedding(class_labels)  # (N, E)
+        elif class_labels is not None:
+            raise ValueError('class_labels given to an unconditional UNet (num_classes=0)')
+
+        h = self.conv_in(x)  # (N, base_channels, H, W)
+        skips = [h]
+        for level, blocks in enumerate(self.encoder):
+            for block in blocks:
+                h = block(h, emb)  # (N, C_level, H / 2**level, W / 2**level)
+                skips.append(h)
+            if level < self.num_levels - 1:
+                h = self.downsample[level](h)  # (N, C_level, H / 2**(level+1), W / 2**(level+1))
+                skips.append(h)
+
+        for block in self.middle:
+            h = block(h, emb)
+
+        for level in reversed(range(self.num_levels)):
+            for block in self.decoder[level]:
+                h = torch.cat([h, skips.pop()], dim=1)  # (N, C + C_skip, H / 2**level, ...)
+                h = block(h, emb)  # (N, C_level, H / 2**level, W / 2**level)
+            if level > 0:
+                h = self.upsample[level - 1](h)  # (N, C_level, H / 2**(level-1), W / 2**(level-1))
+
+        return self.conv_out(F.silu(self.norm_out(h)))  # (N, out_channels, H, W)

@@ -1,0 +1,1 @@
+"""The patchgen command line."""

@@ -1,0 +1,41 @@
+"""The ``patchgen`` command line: train, quickstart, sample, data, list."""
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from patchgen.cli.data import data
+from patchgen.cli.errors import user_error_message
+from patchgen.cli.registries import list_registries
+from patchgen.cli.sample import sample
+from patchgen.cli.train import quickstart, train
+
+app = typer.Typer(help='Patch Diffusion training, sampling and data tools. Add --debug to any '
+                       'command to see full tracebacks.',
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=False))(train)
+app.command()(quickstart)
+app.command()(sample)
+app.command()(data)
+app.command('list')(list_registries)
+
+
+def main() -> None:
+    """Run the CLI; bad input ends with a one-line error and exit status 2."""
+    debug = '--debug' in sys.argv
+    if debug:
+        sys.argv.remove('--debug')
+    try:
+        app()
+    except Exception as error:  # noqa: BLE001 (bugs are re-raised below)
+        message = user_error_message(error)
+        if message is None or debug:
+            raise
+        Console(stderr=True).print(f'[bold red]error:[/] {message}', highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,54 @@
+"""A hook that writes a grid of samples into the work dir during training."""
+from pathlib import Path
+
+from mmengine.dist import master_only
+from mmengine.hooks import EMAHook, Hook
+from mmengine.model import is_model_wrapper
+
+from patchgen.images import save_grid
+from patchgen.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SampleGridHook(Hook):
+    """Every ``interval`` steps and at the end, sample a grid with the EMA weights.
+
+    The grid goes to ``WORK_DIR/samples/iter_0000100.png``; the path is also
+    kept in the message hub as ``sample_grid``. Seeds are fixed, so grids of
+    successive steps show the same images as they improve.
+
+    Args:
+        interval: Steps between grids.
+        num_images: Images in the grid.
+        num_steps: Sampler steps; the model's sampler setting by default.
+        seed: Seed of the first image.
+    """
+
+    priority = 'LOW'  # after the EMA update of the same step
+
+    def __init__(self, interval: int = 1000, num_images: int = 64, num_steps: int | None = None,
+                 seed: int = 0) -> None:
+        self.interval = interval
+        self.num_images = num_images
+        self.num_steps = num_steps
+        self.seed = seed
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
+                         outputs: dict | None = None) -> None:
+        if self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner):
+            self.save(runner)
+
+    @master_only
+    def save(self, runner) -> Path:
+        """Sample the grid now and write it; returns its path."""
+        ema_hooks = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]
+        if ema_hooks:
+            model = ema_hooks[0].ema_model.module
+        else:
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        images = model.generate(range(self.seed, self.seed + self.num_images),
+                                num_steps=self.num_steps)
+        path = save_grid(images, Path(runner.work_dir) / 'samples' / f'iter_{runner.iter + 1:07d}.png')
+        runner.message_hub.update_info('sample_grid', str(path))
+        runner.logger.info(f'Sample grid ({"EMA" if ema_hooks else "raw"} weights): {path}')
+        return path

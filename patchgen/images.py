@@ -1,0 +1,39 @@
+"""Writing model outputs as PNG files and grids."""
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torchvision.utils import make_grid
+
+
+def to_uint8(images: Tensor) -> np.ndarray:
+    """(N, C, H, W) images in [-1, 1] -> (N, H, W, C) uint8, rounded and clipped."""
+    pixels = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).numpy()
+
+
+def _pil(pixels: np.ndarray) -> Image.Image:
+    """(H, W, C) uint8 -> a greyscale or RGB PIL image."""
+    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+
+
+def save_pngs(images: Tensor, paths: Sequence[Path]) -> None:
+    """Write each (C, H, W) image of a [-1, 1] batch to its own PNG file."""
+    for pixels, path in zip(to_uint8(images), paths):
+        _pil(pixels).save(path)
+
+
+def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
+    """Write a [-1, 1] batch as one PNG grid, ``nrow`` images per row (square by default)."""
+    nrow = nrow or math.ceil(math.sqrt(len(images)))
+    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, pad_value=1.0)  # (C', H', W')
+    if images.shape[1] == 1:
+        grid = grid[:1]  # make_grid repeats greyscale into 3 channels
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _pil(to_uint8(grid[None])[0]).save(path)
+    return path

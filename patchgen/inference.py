@@ -1,0 +1,66 @@
+"""Rebuilding a trained model from its checkpoint and sampling images to disk."""
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from patchgen.engine.checkpoint import load_checkpoint_file
+from patchgen.errors import PatchgenError
+from patchgen.images import save_pngs
+from patchgen.registry import MODELS
+
+
+def default_device() -> torch.device:
+    """The first CUDA device when there is one, else the CPU."""
+    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+
+def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu') -> torch.nn.Module:
+    """Build the model of a training checkpoint from the config stored in it.
+
+    The checkpoint's ``state_dict`` holds the EMA weights when training used
+    an EMA hook, so the returned model samples with them.
+    """
+    state = load_checkpoint_file(checkpoint)
+    cfg_text = state.get('meta', {}).get('cfg')
+    if not cfg_text:
+        raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
+                            f'by `patchgen train`')
+    cfg = Config.fromstring(cfg_text, file_format='.py')
+    init_default_scope(cfg.get('default_scope', 'patchgen'))
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state['state_dict'])
+    return model.to(device).eval()
+
+
+def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str | Path,
+                     batch_size: int = 64, num_steps: int | None = None,
+                     on_batch: Callable[[torch.Tensor], None] | None = None) -> list[Path]:
+    """Sample one image per seed and write it as ``OUT/SEED.png`` (6-digit seed).
+
+    Images depend only on their seeds, not on the batch size.
+
+    Args:
+        model: A PatchDiffusion model.
+        seeds: One seed per image.
+        out_dir: Folder for the PNG files; created if missing.
+        batch_size: Images per sampler call.
+        num_steps: Sampler steps; the model's sampler setting by default.
+        on_batch: Called with each batch of images (N, C, H, W) once written.
+    """
+    if batch_size < 1:
+        raise PatchgenError(f'batch size must be at least 1, got {batch_size}')
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for start in range(0, len(seeds), batch_size):
+        batch = list(seeds[start:start + batch_size])
+        images = model.generate(batch, num_steps=num_steps)
+        batch_paths = [out_dir / f'{seed:06d}.png' for seed in batch]
+        save_pngs(images, batch_paths)
+        paths += batch_paths
+        if on_batch is not None:
+            on_batch(images)
+    return paths
