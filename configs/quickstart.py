@@ -11,10 +11,10 @@ model = dict(
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=100)]
-train_cfg = dict(max_iters=1500)
+train_cfg = dict(max_iters=750)
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(interval=500, max_keep_ckpts=1),
+    checkpoint=dict(interval=750, max_keep_ckpts=1),
     ema=dict(halflife_images=10_000),
-    sample_grid=dict(interval=500, num_images=64),
+    sample_grid=dict(interval=750, num_images=64),
 )

@@ -1,0 +1,4 @@
+"""``python -m patchgen``: the same as the ``patchgen`` command."""
+from patchgen.cli.main import main
+
+main()

@@ -1,0 +1,70 @@
+"""Checkpoints are plain data and load without unpickling code."""
+import os
+import pickle
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+
+from patchgen.engine.checkpoint import load_checkpoint_file, restore_history_buffers, to_plain
+from patchgen.errors import PatchgenError
+
+
+def test_to_plain_converts_numpy_and_history_buffers() -> None:
+    buffer = HistoryBuffer([1.0, 2.0, 4.0], [1, 1, 2], max_length=10)
+    plain = to_plain({'a': np.float64(1.5), 'b': np.arange(3), 'c': [np.int64(2)],
+                      'hub': {'loss': buffer}, 'd': OrderedDict(x=torch.ones(1))})
+    assert type(plain['a']) is float and type(plain['c'][0]) is int
+    assert torch.equal(plain['b'], torch.arange(3))
+    assert isinstance(plain['d'], OrderedDict)
+    rebuilt = restore_history_buffers(plain['hub'])['loss']
+    assert rebuilt.mean() == buffer.mean() and rebuilt.max_length == 10
+    with pytest.raises(TypeError, match=r'checkpoint\.obj holds a object'):
+        to_plain({'obj': object()})
+
+
+def test_plain_checkpoint_round_trips_with_weights_only(tmp_path: Path) -> None:
+    path = tmp_path / 'plain.pth'
+    checkpoint = to_plain({'state_dict': {'w': torch.randn(3)},
+                           'message_hub': {'log_scalars': {'loss': HistoryBuffer([3.0], [1])}}})
+    torch.save(checkpoint, path)
+    loaded = load_checkpoint_file(path)
+    assert torch.equal(loaded['state_dict']['w'], checkpoint['state_dict']['w'])
+
+
+class Payload:
+    """Unpickling this runs code: it creates a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}',)
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / 'payload_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': Payload(marker)}, path)
+    with pytest.raises(PatchgenError, match='not plain data') as error:
+        load_checkpoint_file(path)
+    assert '\n' not in str(error.value)
+    assert not marker.exists()
+
+
+def test_truncated_and_missing_checkpoints_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / 'whole.pth'
+    torch.save({'state_dict': {'w': torch.randn(1000)}}, path)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(PatchgenError, match='truncated or corrupt'):
+        load_checkpoint_file(truncated)
+    with pytest.raises(PatchgenError, match='does not exist'):
+        load_checkpoint_file(tmp_path / 'missing.pth')
+    pickle_file = tmp_path / 'list.pth'
+    torch.save([1, 2], pickle_file)
+    with pytest.raises(PatchgenError, match='no state_dict'):
+        load_checkpoint_file(pickle_file)
