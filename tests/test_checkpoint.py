@@ -1,6 +1,5 @@
 """Checkpoints are plain data and load without unpickling code."""
 import os
-import pickle
 from collections import OrderedDict
 from pathlib import Path
 

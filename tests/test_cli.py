@@ -58,6 +58,10 @@ def test_train_resume_and_sample_from_the_command_line(tmp_path: Path) -> None:
         assert Image.open(a).size == (32, 32) and Image.open(a).mode == 'L'
         assert a.read_bytes() == b.read_bytes()  # the same seed gives the same file
     assert Image.open(tmp_path / 'a.png').size[0] > 32  # the grid
+    wide = patchgen('sample', str(work / 'iter_8.pth'), '--num', '1', '--out', str(tmp_path / 'w'),
+                    '--resolution', '48', '--x-start', '-8', '--y-start', '-8')
+    assert wide.returncode == 0, wide.stderr[-3000:]
+    assert Image.open(tmp_path / 'w' / '000000.png').size == (48, 48)  # an outpainted canvas
 
 
 def test_list_shows_every_registry() -> None:

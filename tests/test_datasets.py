@@ -16,8 +16,17 @@ from mmengine.dataset import default_collate
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-from patchgen.datasets import (ArrayDataset, FashionMNIST, IDXDataset, ImageFolderDataset,
-                               MNIST5k, PackDiffusionInputs, export_zip, open_source, read_idx)
+from patchgen.datasets import (
+    ArrayDataset,
+    FashionMNIST,
+    IDXDataset,
+    ImageFolderDataset,
+    MNIST5k,
+    PackDiffusionInputs,
+    export_zip,
+    open_source,
+    read_idx,
+)
 from patchgen.datasets.export import edm_image_name
 from patchgen.errors import PatchgenError
 
@@ -66,7 +75,8 @@ def labelled_folder(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray], dict[s
     for name, img in pixels.items():
         write_png(root / name, img)
     (root / 'notes.txt').write_text('not an image')
-    (root / 'dataset.json').write_text(json.dumps({'labels': [[n, l] for n, l in labels.items()]}))
+    label_list = [list(pair) for pair in labels.items()]
+    (root / 'dataset.json').write_text(json.dumps({'labels': label_list}))
     return root, pixels, labels
 
 

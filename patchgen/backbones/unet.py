@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from patchgen.errors import PatchgenError
 from patchgen.registry import BACKBONES
 
 
@@ -51,7 +52,7 @@ class NoiseEmbedding(nn.Module):
                  fourier_scale: float = 16.0) -> None:
         super().__init__()
         if feature_channels % 2:
-            raise ValueError(f'feature_channels must be even, got {feature_channels}')
+            raise PatchgenError(f'feature_channels must be even, got {feature_channels}')
         half = feature_channels // 2
         if kind == 'positional':
             freqs = max_period ** (-torch.arange(half, dtype=torch.float32) / half)
@@ -60,7 +61,7 @@ class NoiseEmbedding(nn.Module):
             freqs = 2 * math.pi * fourier_scale * torch.randn(half)
             self.register_buffer('freqs', freqs)
         else:
-            raise ValueError(f"noise embedding must be 'positional' or 'fourier', got {kind!r}")
+            raise PatchgenError(f"noise embedding must be 'positional' or 'fourier', got {kind!r}")
         self.mlp = nn.Sequential(
             nn.Linear(feature_channels, embedding_channels),
             nn.SiLU(),
@@ -86,7 +87,7 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int, num_heads: int, skip_scale: float) -> None:
         super().__init__()
         if channels % num_heads:
-            raise ValueError(f'{channels} channels cannot be split into {num_heads} heads')
+            raise PatchgenError(f'{channels} channels cannot be split into {num_heads} heads')
         self.num_heads = num_heads
         self.skip_scale = skip_scale
         self.norm = group_norm(channels)
@@ -233,9 +234,9 @@ class UNet(nn.Module):
                  ) -> None:
         super().__init__()
         if not channel_mults:
-            raise ValueError('channel_mults needs at least one level')
+            raise PatchgenError('channel_mults needs at least one level')
         if num_classes < 0:
-            raise ValueError(f'num_classes must be >= 0, got {num_classes}')
+            raise PatchgenError(f'num_classes must be >= 0, got {num_classes}')
         if embedding_channels is None:
             embedding_channels = 4 * base_channels
         self.num_levels = len(channel_mults)
@@ -304,7 +305,7 @@ class UNet(nn.Module):
         divisor = 2 ** (self.num_levels - 1)
         height, width = x.shape[-2:]
         if height % divisor or width % divisor:
-            raise ValueError(f'input size {height}x{width} is not divisible by {divisor}')
+            raise PatchgenError(f'input size {height}x{width} is not divisible by {divisor}')
 
         emb = self.noise_embedding(noise_labels)  # (N, E)
         if self.class_embedding is not None:
@@ -313,7 +314,7 @@ class UNet(nn.Module):
                                           dtype=torch.long, device=x.device)
             emb = emb + self.class_embedding(class_labels)  # (N, E)
         elif class_labels is not None:
-            raise ValueError('class_labels given to an unconditional UNet (num_classes=0)')
+            raise PatchgenError('class_labels given to an unconditional UNet (num_classes=0)')
 
         h = self.conv_in(x)  # (N, base_channels, H, W)
         skips = [h]

@@ -8,16 +8,19 @@ from rich.progress import Progress
 
 from patchgen.datasets import export_zip, open_source
 
+Source = Annotated[str, typer.Argument(help='A folder or .zip of images, an IDX file '
+                                            '(*-ubyte.gz), or mnist5k, fashion-mnist, '
+                                            'fashion-mnist-test.')]
+OutZip = Annotated[Path, typer.Option('--out', help='The zip to write.')]
+Channels = Annotated[int | None, typer.Option(help='Convert images to 1 (greyscale) or 3 (RGB) '
+                                                   'channels.')]
 
-def data(source: Annotated[str, typer.Argument(help='A folder or .zip of images, an IDX file '
-                                                    '(*-ubyte.gz), or mnist5k, fashion-mnist, '
-                                                    'fashion-mnist-test.')],
-         out: Annotated[Path, typer.Option('--out', help='The zip to write.')],
-         channels: Annotated[int | None, typer.Option(help='Convert images to 1 (greyscale) or '
-                                                           '3 (RGB) channels.')] = None) -> None:
+
+def data(source: Source, out: OutZip, channels: Channels = None) -> None:
     """Write a dataset as a zip in EDM's dataset_tool layout (PNG files + dataset.json)."""
     dataset = open_source(source, channels)
     with Progress(transient=True) as progress:
         task = progress.add_task(f'writing {out}', total=len(dataset))
-        count = export_zip(dataset, str(out), lambda done, total: progress.update(task, completed=done))
+        count = export_zip(dataset, str(out),
+                           lambda done, total: progress.update(task, completed=done))
     Console().print(f'wrote {count} images to {out}', highlight=False)

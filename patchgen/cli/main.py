@@ -1,7 +1,5 @@
 """The ``patchgen`` command line: train, quickstart, sample, data, list."""
 import sys
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,9 +31,6 @@ def main() -> None:
         message = user_error_message(error)
         if message is None or debug:
             raise
-        Console(stderr=True).print(f'[bold red]error:[/] {message}', highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f'[bold red]error:[/] {message}', highlight=False,
+                                   soft_wrap=True)
         sys.exit(2)
-
-
-if __name__ == '__main__':
-    main()

@@ -30,27 +30,31 @@ def run_training(config: Path, work_dir: Path | None = None, resume: bool = Fals
     return runner
 
 
-def report(runner: Runner) -> None:
-    """Print where the run left its checkpoint and sample grid."""
-    console = Console()
+def report(runner: Runner) -> Path | None:
+    """Print where the run left its checkpoint and sample grid; returns the checkpoint."""
+    console = Console(soft_wrap=True, highlight=False)
     last = Path(runner.work_dir) / 'last_checkpoint'
-    if last.is_file():
-        console.print(f'checkpoint:  {last.read_text().strip()}', highlight=False)
+    checkpoint = Path(last.read_text().strip()) if last.is_file() else None
+    if checkpoint is not None:
+        console.print(f'checkpoint:  {checkpoint}')
     grid = runner.message_hub.get_info('sample_grid')
     if grid:
-        console.print(f'sample grid: {grid}', highlight=False)
+        console.print(f'sample grid: {grid}')
+    return checkpoint
 
 
-def train(ctx: typer.Context,
-          config: Annotated[Path, typer.Argument(help='Python config file.')],
-          work_dir: Annotated[Path | None, typer.Option(help='Where logs and checkpoints go '
-                                                             '(default: work_dirs/CONFIG_NAME).')] = None,
-          resume: Annotated[bool, typer.Option('--resume', help='Resume from the latest '
-                                                                'checkpoint in the work dir.')] = False,
-          cfg_options: Annotated[list[str] | None, typer.Option(
-              '--cfg-options', help='Override config keys: key=value [key=value ...].')] = None,
-          launcher: Annotated[str, typer.Option(help='Job launcher: none, pytorch (torchrun) '
-                                                     'or slurm.')] = 'none') -> None:
+ConfigPath = Annotated[Path, typer.Argument(help='Python config file.')]
+WorkDir = Annotated[Path | None, typer.Option(
+    help='Where logs and checkpoints go (default: work_dirs/CONFIG_NAME).')]
+Resume = Annotated[bool, typer.Option(
+    '--resume', help='Resume from the latest checkpoint in the work dir.')]
+CfgOptions = Annotated[list[str] | None, typer.Option(
+    '--cfg-options', help='Override config keys: key=value [key=value ...].')]
+Launcher = Annotated[str, typer.Option(help='Job launcher: none, pytorch (torchrun) or slurm.')]
+
+
+def train(ctx: typer.Context, config: ConfigPath, work_dir: WorkDir = None, resume: Resume = False,
+          cfg_options: CfgOptions = None, launcher: Launcher = 'none') -> None:
     """Train a model from a config file through the MMEngine Runner."""
     options = list(cfg_options or [])
     for extra in ctx.args:  # `--cfg-options a=1 b=2`: the later pairs arrive as extra arguments
@@ -60,11 +64,11 @@ def train(ctx: typer.Context,
     report(run_training(config, work_dir, resume, options, launcher))
 
 
-def quickstart(work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] =
-               Path('work_dirs/quickstart')) -> None:
-    """Train a small model on MNIST-5k (bundled) for a few minutes on a CPU, then show the results."""
+def quickstart(work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(
+        'work_dirs/quickstart')) -> None:
+    """Train a small model on MNIST-5k for about five minutes on a CPU and show the results."""
     runner = run_training(bundled_config('quickstart.py'), work_dir)
-    report(runner)
-    last = Path(runner.work_dir) / 'last_checkpoint'
-    Console().print(f'next: patchgen sample {last.read_text().strip()} --num 16 '
-                    f'--out {Path(runner.work_dir) / "samples_cli"}', highlight=False)
+    checkpoint = report(runner)
+    out = Path(runner.work_dir) / 'samples_cli'
+    Console(soft_wrap=True, highlight=False).print(
+        f'next: patchgen sample {checkpoint} --num 16 --out {out}')

@@ -5,6 +5,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from patchgen.registry import RUNNERS
+
 from .checkpoint import PlainCheckpointHook, load_checkpoint_file
 
 

@@ -48,7 +48,8 @@ class SampleGridHook(Hook):
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         images = model.generate(range(self.seed, self.seed + self.num_images),
                                 num_steps=self.num_steps)
-        path = save_grid(images, Path(runner.work_dir) / 'samples' / f'iter_{runner.iter + 1:07d}.png')
+        name = f'iter_{runner.iter + 1:07d}.png'
+        path = save_grid(images, Path(runner.work_dir) / 'samples' / name)
         runner.message_hub.update_info('sample_grid', str(path))
         runner.logger.info(f'Sample grid ({"EMA" if ema_hooks else "raw"} weights): {path}')
         return path

@@ -1,6 +1,13 @@
 """Patch samplers: which patch size each step trains on, and the crops."""
-from .samplers import (FixedSize, FullImage, PatchPlan, PatchSampler, Progressive,
-                       RandomMultiScale, gather_patches)
+from .samplers import (
+                       FixedSize,
+                       FullImage,
+                       PatchPlan,
+                       PatchSampler,
+                       Progressive,
+                       RandomMultiScale,
+                       gather_patches,
+)
 
 __all__ = ['PatchPlan', 'PatchSampler', 'RandomMultiScale', 'FixedSize', 'FullImage',
            'Progressive', 'gather_patches']

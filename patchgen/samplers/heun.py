@@ -2,10 +2,11 @@
 import math
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
+from patchgen.errors import PatchgenError
 from patchgen.registry import SAMPLERS
+
 from .noise import SeededNoise
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]  # D(x (N, C, H, W), sigma (N,)) -> (N, C, H, W)
@@ -33,7 +34,7 @@ class HeunSampler:
                  s_max: float = math.inf,
                  s_noise: float = 1.0) -> None:
         if num_steps < 1:
-            raise ValueError(f'num_steps must be at least 1, got {num_steps}')
+            raise PatchgenError(f'num_steps must be at least 1, got {num_steps}')
         self.num_steps = num_steps
         self.s_churn = s_churn
         self.s_min = s_min

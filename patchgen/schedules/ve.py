@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from patchgen.registry import NOISE_SCHEDULES
+
 from .base import NoiseSchedule, Preconditioning, append_zero
 
 
