@@ -1,6 +1,7 @@
 """The command line as a user runs it: train, resume, sample, list, and bad input."""
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,18 @@ def test_tools_train_behaves_like_patchgen_train(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'iter_2.pth').is_file() and 'checkpoint:' in result.stdout
+
+
+def test_data_converts_a_folder_into_an_edm_zip(tmp_path: Path) -> None:
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index in range(3):
+        Image.new('RGB', (8, 8), (index * 40, 0, 0)).save(folder / f'{index}.png')
+    result = patchgen('data', str(folder), '--out', str(tmp_path / 'd.zip'), '--channels', '1')
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / 'd.zip') as archive:
+        names = sorted(archive.namelist())
+        assert names == ['00000/img00000000.png', '00000/img00000001.png',
+                         '00000/img00000002.png', 'dataset.json']
+        with archive.open('00000/img00000001.png') as file:
+            assert Image.open(file).mode == 'L'
