@@ -23,4 +23,4 @@ def data(source: Source, out: OutZip, channels: Channels = None) -> None:
         task = progress.add_task(f'writing {out}', total=len(dataset))
         count = export_zip(dataset, str(out),
                            lambda done, total: progress.update(task, completed=done))
-    Console().print(f'wrote {count} images to {out}', highlight=False)
+    Console(soft_wrap=True, highlight=False).print(f'wrote {count} images to {out}')

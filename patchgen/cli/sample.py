@@ -52,4 +52,4 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     if grid is not None:
         save_grid(torch.cat(kept), grid)
     grid_note = f' and a grid to {grid}' if grid else ''
-    Console().print(f'wrote {len(paths)} images to {out}{grid_note}', highlight=False)
+    Console(soft_wrap=True, highlight=False).print(f'wrote {len(paths)} images to {out}{grid_note}')
