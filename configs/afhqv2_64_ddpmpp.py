@@ -7,3 +7,6 @@ train_dataloader = dict(dataset=dict(
     _delete_=True, type='ImageFolderDataset', root='data/afhqv2-wild-64x64.zip', channels=3,
     pipeline=[dict(type='RandomFlip', prob=0.5, direction='horizontal')]))
 model = dict(backbone=dict(dropout=0.25))
+val_evaluator = [dict(type='FID', reference='data/refs/afhqv2-wild-64x64_tfinception.npz',
+                      reference_dataset=dict(type='ImageFolderDataset',
+                                             root='data/afhqv2-wild-64x64.zip', channels=3))]

@@ -1,7 +1,7 @@
 # Fashion-MNIST 32x32 with Patch Diffusion (sizes 8/16/32, real_p 0.5).
 # configs/fmnist32_full.py is the same run on full images only.
 _base_ = ['./_base_/models/ddpmpp.py', './_base_/datasets/fashion_mnist_32.py',
-          './_base_/default_runtime.py']
+          './_base_/evaluation/fid_inception.py', './_base_/default_runtime.py']
 
 resolution = 32
 model = dict(
@@ -13,10 +13,17 @@ model = dict(
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=200)]
-train_cfg = dict(max_iters=20_000)
+train_cfg = dict(max_iters=20_000, val_interval=5000)
+# FID of 1,000 EMA samples against the test split, padded like the training images.
+val_evaluator = [dict(
+    type='FID',
+    reference='data/refs/fashion-mnist-test-32_tfinception.npz',
+    reference_dataset=dict(type='FashionMNIST', split='test',
+                           pipeline=[dict(type='CenterPad', size=32)]),
+)]
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(interval=2000, max_keep_ckpts=2),
+    checkpoint=dict(interval=2000, max_keep_ckpts=2, save_best='fid', rule='less'),
     ema=dict(halflife_images=10_000),
     sample_grid=dict(interval=2000, num_images=64),
 )

@@ -7,13 +7,16 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision.utils import make_grid
+
+
+def quantize(images: Tensor) -> Tensor:
+    """(N, C, H, W) images in [-1, 1] -> uint8 pixels, as PNG files hold them (same device)."""
+    return (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
-    """(N, C, H, W) images in [-1, 1] -> (N, H, W, C) uint8, rounded and clipped."""
-    pixels = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).numpy()
+    """(N, C, H, W) images in [-1, 1] -> (N, H, W, C) uint8 numpy, rounded and clipped."""
+    return quantize(images).cpu().permute(0, 2, 3, 1).numpy()
 
 
 def _pil(pixels: np.ndarray) -> Image.Image:
@@ -29,6 +32,7 @@ def save_pngs(images: Tensor, paths: Sequence[Path]) -> None:
 
 def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
     """Write a [-1, 1] batch as one PNG grid, ``nrow`` images per row (square by default)."""
+    from torchvision.utils import make_grid  # imported here: torchvision adds 1.5 s to CLI start-up
     nrow = nrow or math.ceil(math.sqrt(len(images)))
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, pad_value=1.0)  # (3, H', W')
     if images.shape[1] == 1:

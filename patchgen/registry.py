@@ -32,7 +32,8 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE,
                  locations=['patchgen.engine'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
                    locations=['patchgen.engine'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
+                   locations=['patchgen.evaluation'])
 
 # patchgen's own roots: the parts that the PatchDiffusion model glues together.
 BACKBONES = Registry('backbone', scope=SCOPE, locations=['patchgen.backbones'])
@@ -41,7 +42,8 @@ NOISE_SCHEDULES = Registry('noise schedule', scope=SCOPE,
 PATCH_SAMPLERS = Registry('patch sampler', scope=SCOPE,
                           locations=['patchgen.patches'])
 SAMPLERS = Registry('sampler', scope=SCOPE, locations=['patchgen.samplers'])
-FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE)
+FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE,
+                              locations=['patchgen.evaluation'])
 
 ALL_REGISTRIES: dict[str, Registry] = {
     'MODELS': MODELS,

@@ -1,4 +1,4 @@
-"""The ``patchgen`` command line: train, quickstart, sample, data, list."""
+"""The ``patchgen`` command line: every subcommand, and one-line errors for bad input."""
 import sys
 
 import typer
@@ -6,6 +6,8 @@ from rich.console import Console
 
 from patchgen.cli.data import data
 from patchgen.cli.errors import user_error_message
+from patchgen.cli.evaluate import evaluate, fid, inception_score, ref
+from patchgen.cli.features import features_app
 from patchgen.cli.registries import list_registries
 from patchgen.cli.sample import sample
 from patchgen.cli.train import quickstart, train
@@ -18,6 +20,11 @@ app.command()(quickstart)
 app.command()(sample)
 app.command()(data)
 app.command('list')(list_registries)
+app.command()(ref)
+app.command()(fid)
+app.command('is')(inception_score)
+app.command('eval')(evaluate)
+app.add_typer(features_app, name='features')
 
 
 def main() -> None:

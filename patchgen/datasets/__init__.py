@@ -9,10 +9,12 @@ from patchgen.datasets.export import export_zip, open_source
 from patchgen.datasets.idx import FashionMNIST, IDXDataset, read_idx
 from patchgen.datasets.image_folder import ImageFolderDataset
 from patchgen.datasets.mnist5k import MNIST5k
+from patchgen.datasets.seeds import SeedDataset
 from patchgen.datasets.transforms import CenterPad, PackDiffusionInputs, ToChannels
 
 __all__ = [
     'ArrayDataset', 'CenterPad', 'DiffusionDataset', 'FashionMNIST', 'IDXDataset',
-    'ImageFolderDataset', 'MNIST5k', 'PackDiffusionInputs', 'ToChannels', 'export_zip',
+    'ImageFolderDataset', 'MNIST5k', 'PackDiffusionInputs', 'SeedDataset', 'ToChannels',
+    'export_zip',
     'open_source', 'read_idx',
 ]

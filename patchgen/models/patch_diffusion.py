@@ -8,6 +8,7 @@ from torch import Tensor
 
 from patchgen.coords import coordinate_channels
 from patchgen.errors import PatchgenError
+from patchgen.images import quantize
 from patchgen.registry import BACKBONES, MODELS, NOISE_SCHEDULES, PATCH_SAMPLERS, SAMPLERS
 from patchgen.samplers import SeededNoise
 
@@ -103,12 +104,18 @@ class PatchDiffusion(BaseModel):
         loss = error.sum() / len(error) if self.loss_reduction == 'pixel_sum' else error.mean()
         return dict(loss=loss, patch_size=loss.new_tensor(float(patch_size)))
 
-    def forward(self, inputs: Tensor, labels: Tensor | None = None,
-                patch_size: int | None = None, mode: str = 'loss') -> dict:
-        """Training forward pass (``mode='loss'``); sample with :meth:`generate`."""
+    def forward(self, inputs: Tensor | None = None, labels: Tensor | None = None,
+                patch_size: int | None = None, seeds: Tensor | None = None,
+                mode: str = 'loss') -> dict | list[Tensor]:
+        """``mode='loss'``: the training loss of a batch of images; ``mode='predict'``:
+        one generated (C, H, W) uint8 image per seed, for the Runner's val/test loops."""
+        if mode == 'predict':
+            if seeds is None:
+                raise PatchgenError("mode='predict' needs seeds: evaluate with a "
+                                    "val_dataloader over dict(type='SeedDataset', num=N)")
+            return list(quantize(self.generate(seeds.tolist(), labels)))
         if mode != 'loss':
-            raise PatchgenError(f"PatchDiffusion only has mode='loss', got {mode!r}: sample "
-                                f'images with PatchDiffusion.generate or `patchgen sample`')
+            raise PatchgenError(f"PatchDiffusion has modes 'loss' and 'predict', got {mode!r}")
         if patch_size is None:
             raise PatchgenError("the batch carries no patch size: train PatchDiffusion with "
                                 "train_cfg=dict(type='PatchTrainLoop', ...)")

@@ -1,0 +1,11 @@
+"""Evaluation: feature extractors, FID/KID/IS/precision-recall metrics, reference statistics."""
+from .classifier import DatasetClassifier, FeatureClassifier, train_classifier
+from .extractor import FeatureExtractor, Features
+from .features import SharedExtractor, extractor_config, reference_stats
+from .inception import TFInception, inception_input
+from .metrics import FID, KID, InceptionScore, PrecisionRecall
+from .stats import ReferenceStats
+
+__all__ = ['DatasetClassifier', 'FeatureClassifier', 'train_classifier', 'FeatureExtractor',
+           'Features', 'SharedExtractor', 'extractor_config', 'reference_stats', 'TFInception',
+           'inception_input', 'FID', 'KID', 'InceptionScore', 'PrecisionRecall', 'ReferenceStats']

@@ -1,0 +1,66 @@
+"""Image sources for evaluation: folders, zips, IDX files, dataset names and configs."""
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.registry import init_default_scope
+from torch.utils.data import DataLoader, Subset
+
+from patchgen.config import load_config
+from patchgen.datasets import open_source
+from patchgen.errors import PatchgenError
+from patchgen.registry import DATASETS
+
+
+def open_images(source: str) -> BaseDataset:
+    """A dataset of the images at ``source``.
+
+    Args:
+        source: A folder or .zip of images, an IDX file, a dataset name
+            (``mnist5k``, ``fashion-mnist``, ``fashion-mnist-test``), or a
+            Python config file, whose ``train_dataloader.dataset`` is used with
+            its pipeline (so padding and resizing match training).
+    """
+    if source.endswith('.py'):
+        cfg = load_config(source)
+        init_default_scope(cfg.get('default_scope', 'patchgen'))
+        return DATASETS.build(cfg.train_dataloader.dataset)
+    return open_source(source)
+
+
+def stack_images(items: list[dict]) -> torch.Tensor:
+    """Collate packed items into (N, C, H, W) uint8; images of different sizes are an error."""
+    shapes = {tuple(item['inputs'].shape) for item in items}
+    if len(shapes) > 1:
+        sizes = ' and '.join(f'{c}x{h}x{w}' for c, h, w in sorted(shapes)[:2])
+        raise PatchgenError(f'the images have different shapes ({sizes}, as CxHxW): convert '
+                            f'them to one size and channel count first, e.g. with `patchgen data '
+                            f'SOURCE --out DATA.zip --channels 3` after resizing')
+    return torch.stack([item['inputs'] for item in items])
+
+
+def image_batches(dataset: BaseDataset, num: int | None = None, batch_size: int = 64,
+                  seed: int = 0) -> Iterator[torch.Tensor]:
+    """Yield (B, C, H, W) uint8 batches of ``num`` images of ``dataset`` (all by default).
+
+    A subset is a seeded random draw, not the first images, because datasets
+    such as MNIST-5k are sorted by label.
+    """
+    if batch_size < 1:
+        raise PatchgenError(f'--batch must be at least 1, got {batch_size}')
+    if num is not None:
+        if num < 1:
+            raise PatchgenError(f'--num must be at least 1, got {num}')
+        if num > len(dataset):
+            raise PatchgenError(f'the source holds {len(dataset)} images, fewer than --num {num}')
+        if num < len(dataset):
+            indices = np.random.default_rng(seed).permutation(len(dataset))[:num]
+            dataset = Subset(dataset, sorted(indices.tolist()))
+    yield from DataLoader(dataset, batch_size=batch_size, collate_fn=stack_images)
+
+
+def is_stats_file(source: str) -> bool:
+    """Whether ``source`` names a statistics file rather than images."""
+    return Path(source).suffix == '.npz'
