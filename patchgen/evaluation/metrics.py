@@ -139,20 +139,22 @@ class KID(GenerativeMetric):
 
     Args:
         num_subsets: Random subsets averaged over.
-        subset_size: Samples per subset (capped by the smaller set).
+        subset_size: Samples per subset; by default 1000 (as torch-fidelity), capped
+            at half the smaller set so that subsets differ and the std means something.
         **kwargs: See :class:`GenerativeMetric`.
     """
 
     needs_reference_features = True
 
-    def __init__(self, num_subsets: int = 100, subset_size: int = 1000, **kwargs) -> None:
+    def __init__(self, num_subsets: int = 100, subset_size: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_subsets = num_subsets
         self.subset_size = subset_size
 
     def score(self, features: np.ndarray, logits: np.ndarray | None) -> dict[str, float]:
-        mean, std = kernel_inception_distance(features, self.reference().features,
-                                              self.num_subsets, self.subset_size)
+        reference = self.reference().features
+        size = self.subset_size or min(1000, min(len(features), len(reference)) // 2)
+        mean, std = kernel_inception_distance(features, reference, self.num_subsets, size)
         return {f'kid{self.suffix}': mean, f'kid{self.suffix}_std': std}
 
 
