@@ -32,6 +32,8 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE,
                  locations=['patchgen.engine'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
                    locations=['patchgen.engine'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=mmengine_registry.OPTIM_WRAPPERS, scope=SCOPE,
+                          locations=['patchgen.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['patchgen.evaluation'])
 
@@ -44,6 +46,15 @@ PATCH_SAMPLERS = Registry('patch sampler', scope=SCOPE,
 SAMPLERS = Registry('sampler', scope=SCOPE, locations=['patchgen.samplers'])
 FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE,
                               locations=['patchgen.evaluation'])
+
+# Empty children of mmengine's other roots, so that building their parts (optimizers,
+# schedulers, visualizers, ...) under the 'patchgen' scope finds mmengine's own.
+SCOPE_ONLY = {name: Registry(getattr(mmengine_registry, name).name,
+                             parent=getattr(mmengine_registry, name), scope=SCOPE)
+              for name in ('DATA_SAMPLERS', 'OPTIMIZERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+                           'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS',
+                           'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'EVALUATOR', 'TASK_UTILS',
+                           'FUNCTIONS', 'STRATEGIES', 'INFERENCERS', 'RUNNER_CONSTRUCTORS')}
 
 ALL_REGISTRIES: dict[str, Registry] = {
     'MODELS': MODELS,
@@ -58,14 +69,6 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'HOOKS': HOOKS,
     'LOOPS': LOOPS,
     'RUNNERS': RUNNERS,
+    'OPTIM_WRAPPERS': OPTIM_WRAPPERS,
 }
 
-# Empty children of mmengine's other roots, so that building their parts (optimizers,
-# schedulers, visualizers, ...) under the 'patchgen' scope finds mmengine's own.
-SCOPE_ONLY = {name: Registry(getattr(mmengine_registry, name).name,
-                             parent=getattr(mmengine_registry, name), scope=SCOPE)
-              for name in ('DATA_SAMPLERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
-                           'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'VISUALIZERS',
-                           'VISBACKENDS', 'LOG_PROCESSORS', 'MODEL_WRAPPERS',
-                           'WEIGHT_INITIALIZERS', 'EVALUATOR', 'TASK_UTILS', 'FUNCTIONS',
-                           'STRATEGIES', 'INFERENCERS', 'RUNNER_CONSTRUCTORS')}

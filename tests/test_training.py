@@ -65,3 +65,16 @@ def test_resumed_run_equals_uninterrupted_run(tiny_cfg: Config, tmp_path: Path) 
     raw = straight['ema_state_dict']  # mmengine's EMAHook keeps the raw weights here
     assert any(not torch.equal(ema, raw[f'module.{key}'])
                for key, ema in straight['state_dict'].items())  # the EMA really averaged
+
+
+def test_time_budget_stops_training_and_snapshots(tiny_cfg: Config) -> None:
+    tiny_cfg.merge_from_dict({'train_cfg.max_iters': 100_000,
+                              'default_hooks.checkpoint.interval': 100_000})
+    tiny_cfg.custom_hooks = [dict(type='TimeBudgetHook', seconds=3, snapshots=2)]
+    runner = build_runner(tiny_cfg)
+    runner.train()
+    assert 0 < runner.iter < 100_000
+    first, second = (load_checkpoint_file(Path(tiny_cfg.work_dir) / f'time_{k}.pth')
+                     for k in (1, 2))
+    assert 1.5 <= first['meta']['train_seconds'] < second['meta']['train_seconds']
+    assert second['meta']['train_seconds'] >= 3 and second['meta']['iter'] == runner.iter
