@@ -1,0 +1,77 @@
+"""CPU fast-path switches: channels-last and bf16 autocast compute the same model."""
+import math
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from patchgen.engine.optim_wrapper import AutocastOptimWrapper
+from patchgen.errors import PatchgenError
+from patchgen.registry import MODELS
+
+
+def model(**options) -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = MODELS.build(dict(type='PatchDiffusion', image_channels=1, resolution=16,
+                            backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2),
+                                          num_blocks=1, attn_resolutions=(8,), dropout=0.0),
+                            schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+                            sampler=dict(type='HeunSampler', num_steps=3), **options))
+    for param in net.parameters():
+        torch.nn.init.normal_(param, std=0.05)
+    return net
+
+
+def seeded_loss(net: torch.nn.Module, size: int = 8) -> torch.Tensor:
+    torch.manual_seed(1)
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    return net.loss(images, size)['loss']
+
+
+def test_channels_last_gives_the_same_loss() -> None:
+    plain, fast = model(), model(channels_last=True)
+    fast.load_state_dict(plain.state_dict())  # the same weights, kept in channels-last layout
+    assert fast.backbone.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(seeded_loss(plain), seeded_loss(fast), rtol=1e-4)
+
+
+def test_bf16_autocast_step_runs_in_bf16_and_updates_the_weights() -> None:
+    net = model()
+    wrapper = AutocastOptimWrapper(dtype='bfloat16',
+                                   optimizer=torch.optim.Adam(net.parameters(), 1e-3))
+    seen = []
+    net.backbone.conv_in.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    before = net.backbone.conv_in.weight.detach().clone()
+    batch = {'inputs': torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 'patch_size': 8}
+    log = net.train_step(batch, wrapper)
+    assert seen == [torch.bfloat16] and math.isfinite(log['loss'].item())
+    assert not torch.equal(before, net.backbone.conv_in.weight)
+    assert net.backbone.conv_in.weight.dtype == torch.float32  # master weights stay fp32
+    fp32 = seeded_loss(model())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        bf16 = seeded_loss(model())
+    assert abs(bf16.item() - fp32.item()) / fp32.item() < 0.05  # same model, bf16 rounding
+
+
+def test_fp16_is_refused_on_the_cpu_and_unknown_dtypes_anywhere() -> None:
+    net = model()
+    wrapper = AutocastOptimWrapper(dtype='float16',
+                                   optimizer=torch.optim.Adam(net.parameters(), 1e-3))
+    with pytest.raises(PatchgenError, match='needs a GPU'):
+        with wrapper.optim_context(net):
+            pass
+    with pytest.raises(PatchgenError, match='dtype'):
+        AutocastOptimWrapper(dtype='int8', optimizer=torch.optim.Adam(net.parameters()))
+    assert isinstance(wrapper, OptimWrapper)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='fp16 with a GradScaler needs CUDA')
+def test_fp16_grad_scaler_on_cuda_round_trips_its_state() -> None:
+    net = model().cuda()
+    wrapper = AutocastOptimWrapper(dtype='float16',
+                                   optimizer=torch.optim.Adam(net.parameters(), 1e-3))
+    batch = {'inputs': torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 'patch_size': 8}
+    net.train_step(batch, wrapper)
+    state = wrapper.state_dict()
+    assert 'loss_scaler' in state and state['loss_scaler']['scale'] > 0
+    wrapper.load_state_dict(state)
