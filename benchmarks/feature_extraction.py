@@ -11,7 +11,6 @@ else random 32x32 colour images.
 import argparse
 import importlib.util
 import json
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -21,6 +20,8 @@ from torch import Tensor
 
 from patchgen.evaluation.inception import TFInception, inception_input
 from patchgen.evaluation.weights import installed_fid_helper_weights, is_torchscript
+
+from common import machine_line, synchronize
 
 QUICK_NUM = 16
 
@@ -48,26 +49,11 @@ def benchmark_images(num: int) -> tuple[Tensor, str]:
     return digits[rows], 'MNIST-5k 28x28 greyscale'
 
 
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it, else as platform does."""
-    cpuinfo = Path('/proc/cpuinfo')
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def load_stock(path: Path, device: torch.device) -> torch.jit.ScriptModule:
     """fid-helper's TorchScript as shipped."""
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', category=FutureWarning)
         return torch.jit.load(str(path), map_location=device).eval()
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:
@@ -109,8 +95,7 @@ def main() -> None:
     max_diff = (torch.cat(features['stock TorchScript'])
                 - torch.cat(features['patchgen TFInception'])).abs().max().item()
 
-    machine = (f'{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}'
-               + (f', {torch.cuda.get_device_name(device)}' if device.type == 'cuda' else ''))
+    machine = machine_line(device)
     print(f'machine: {machine}')
     print(f'images:  {num} x {source}, batch {batch}, device {device}')
     print(f'{"extractor":<22} {"images/s":>9} {"seconds":>8}')

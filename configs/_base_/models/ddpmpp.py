@@ -17,8 +17,10 @@ model = dict(
     schedule=dict(type='EDM'),
     patch_sampler=dict(type='RandomMultiScale', real_p=0.5),
     sampler=dict(type='HeunSampler', num_steps=18),
+    channels_last=True,  # NHWC convolutions: about 1.1x faster on CPU (benchmarks/README.md)
 )
 
 optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999), eps=1e-8))
+                     optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999), eps=1e-8,
+                                    fused=True))  # one kernel for all parameters
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=10_000)]

@@ -1,0 +1,27 @@
+"""What the benchmark scripts share: the machine's description and device synchronisation."""
+import platform
+from pathlib import Path
+
+import torch
+
+
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it, else as platform does."""
+    cpuinfo = Path('/proc/cpuinfo')
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_line(device: torch.device) -> str:
+    """CPU, torch threads and version, and the GPU when there is one."""
+    return (f'{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}'
+            + (f', {torch.cuda.get_device_name(device)}' if device.type == 'cuda' else ''))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer measures it."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
