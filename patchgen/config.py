@@ -1,10 +1,15 @@
 """Loading configs, applying ``--cfg-options`` overrides, and the bundled configs."""
+import difflib
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 from patchgen.errors import PatchgenError
+from patchgen.registry import ALL_REGISTRIES, SCOPE_ONLY
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 
@@ -21,6 +26,93 @@ def parse_cfg_options(items: Sequence[str]) -> dict:
     return options
 
 
+# Top-level keys a config may add although no bundled config sets them.
+RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {
+    'runner_type', 'default_scope', 'trust_checkpoint', 'custom_imports'}
+
+
+def component_class(type_name: Any) -> type | None:
+    """The class a config's ``type`` names, from any registry; None when not found."""
+    if not isinstance(type_name, str):
+        return type_name if isinstance(type_name, type) else None
+    for registry in [*ALL_REGISTRIES.values(), *SCOPE_ONLY.values()]:
+        registry.import_from_location()
+        found = registry.get(type_name)
+        if found is not None:
+            return found
+    return None
+
+
+def accepted_options(cls: type) -> set[str] | None:
+    """Names ``cls(...)`` accepts, following ``**kwargs`` up the MRO; None if open-ended."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names.update(p.name for p in parameters if p.kind is not p.VAR_KEYWORD)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names - {'self'}
+    return None
+
+
+def unknown_key_error(key: str, where: str, name: str, known: set[str]) -> PatchgenError:
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = f'did you mean {", ".join(close)}?' if close else f'known: {", ".join(sorted(known))}'
+    return PatchgenError(f'--cfg-options {key}: {where} has no option {name!r}; {hint}')
+
+
+def check_override(cfg: Config, key: str, value: Any) -> None:
+    """Refuse an override whose key is unknown (with close matches) or whose type is wrong.
+
+    A new key is accepted where the config can take it: a constructor argument
+    of the component (``type=``) it goes in, a Runner argument at the top, or
+    a new sub-dict; a new plain key that resembles an existing one is refused.
+    """
+    node: Any = cfg.to_dict()
+    parts = key.split('.')
+    for depth, name in enumerate(parts):
+        where = '.'.join(parts[:depth]) or 'the config'
+        if isinstance(node, list | tuple):
+            if not name.isdigit() or int(name) >= len(node):
+                raise PatchgenError(f'--cfg-options {key}: {where} is a list of {len(node)}; '
+                                    f'index it with 0..{len(node) - 1}')
+            node = node[int(name)]
+            continue
+        if not isinstance(node, dict):
+            raise PatchgenError(f'--cfg-options {key}: {where} is {node!r}, not a dict')
+        if name in node:
+            node = node[name]
+            continue
+        if depth == 0:
+            if name not in RUNNER_KEYS:
+                raise unknown_key_error(key, where, name, set(node) | RUNNER_KEYS)
+        elif 'type' in node:
+            cls = component_class(node['type'])
+            options = accepted_options(cls) if cls is not None else None
+            if options is not None and name not in options:
+                raise unknown_key_error(key, f'{where} ({cls.__name__})', name, options)
+        elif depth == len(parts) - 1 and difflib.get_close_matches(name, list(node), cutoff=0.8):
+            raise unknown_key_error(key, where, name, set(node))
+        return  # a new key: nothing to compare its value with
+    check_value_type(key, node, value)
+
+
+def check_value_type(key: str, old: Any, new: Any) -> None:
+    """Refuse replacing a number, flag, string or dict with a value of another kind (or None)."""
+    if new is None:
+        return  # switching a part off
+    kinds = ((bool, 'true or false'), ((int, float), 'a number'), (str, 'a string'),
+             (dict, 'a dict (set its keys one by one)'))
+    for kind, described in kinds:
+        if isinstance(old, kind):
+            fits = isinstance(new, kind) and (kind is bool or not isinstance(new, bool))
+            if not fits:
+                raise PatchgenError(f'--cfg-options {key}={new!r}: expected {described}, like '
+                                    f'the config\'s {old!r}')
+            return
+
+
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
     """Read a Python config file and merge ``cfg_options`` into it."""
     path = Path(path)
@@ -28,9 +120,27 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
         raise PatchgenError(f'config file {path} does not exist: give the path of a Python '
                             f'config, e.g. configs/quickstart.py')
     cfg = Config.fromfile(str(path))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    # Types first, so that options of a newly chosen type are checked against it.
+    for key, value in sorted((cfg_options or {}).items(), key=lambda kv: kv[0] != 'type'
+                             and not kv[0].endswith('.type')):
+        check_override(cfg, key, value)
+        cfg.merge_from_dict({key: value})
     return cfg
+
+
+# Counts a config sets, with the least value each may take.
+COUNTS = {'train_dataloader.batch_size': 1, 'train_dataloader.num_workers': 0,
+          'train_cfg.max_iters': 1}
+
+
+def check_counts(cfg: Config) -> None:
+    """Refuse a count below its least value (or not a whole number) before anything is built."""
+    for key, least in COUNTS.items():
+        node: Any = cfg
+        for part in key.split('.'):
+            node = node.get(part) if isinstance(node, dict | Config) else None
+        if node is not None and (type(node) is not int or node < least):
+            raise PatchgenError(f'{key} must be a whole number >= {least}, got {node!r}')
 
 
 def bundled_config(name: str) -> Path:

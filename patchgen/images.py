@@ -1,4 +1,4 @@
-"""Writing model outputs as PNG files and grids."""
+"""Writing model outputs as PNG files and grids, and reading them back."""
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +28,13 @@ def save_pngs(images: Tensor, paths: Sequence[Path]) -> None:
     """Write each (C, H, W) image of a [-1, 1] batch to its own PNG file."""
     for pixels, path in zip(to_uint8(images), paths):
         _pil(pixels).save(path)
+
+
+def read_pngs(paths: Sequence[Path]) -> Tensor:
+    """(N, C, H, W) images in [-1, 1] from PNG files that ``save_pngs`` wrote (exact round trip)."""
+    pixels = np.stack([np.array(Image.open(path)) for path in paths])  # (N, H, W[, C]) uint8
+    images = torch.from_numpy(pixels if pixels.ndim == 4 else pixels[..., None])
+    return images.permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:

@@ -17,13 +17,15 @@ def default_device() -> torch.device:
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
-def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu') -> torch.nn.Module:
+def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
+               trusted: bool = False) -> torch.nn.Module:
     """Build the model of a training checkpoint from the config stored in it.
 
     The checkpoint's ``state_dict`` holds the EMA weights when training used
-    an EMA hook, so the returned model samples with them.
+    an EMA hook, so the returned model samples with them. ``trusted`` unpickles
+    everything in the file (see :func:`load_checkpoint_file`).
     """
-    state = load_checkpoint_file(checkpoint)
+    state = load_checkpoint_file(checkpoint, trusted=trusted)
     cfg_text = state.get('meta', {}).get('cfg')
     if not cfg_text:
         raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
@@ -35,11 +37,35 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu') -> to
     return model.to(device).eval()
 
 
+def check_class_label(model: torch.nn.Module, class_label: int | None) -> None:
+    """Refuse a class label that the model cannot take."""
+    if class_label is None:
+        return
+    if model.num_classes == 0:
+        raise PatchgenError(f'--class-label {class_label}: this model is unconditional '
+                            '(num_classes=0); leave the option out')
+    if not 0 <= class_label <= model.num_classes:
+        raise PatchgenError(f'--class-label {class_label} is outside 0..{model.num_classes - 1} '
+                            f'(or {model.num_classes} for unconditional samples)')
+
+
+def seed_labels(model: torch.nn.Module, seeds: Sequence[int],
+                class_label: int | None = None) -> torch.Tensor | None:
+    """(N,) labels for a class-conditional model: ``class_label``, or ``seed % num_classes``."""
+    if model.num_classes == 0:
+        return None
+    device = next(model.parameters()).device
+    labels = [seed % model.num_classes if class_label is None else class_label for seed in seeds]
+    return torch.tensor(labels, device=device)
+
+
 def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str | Path,
                      batch_size: int = 64, num_steps: int | None = None,
                      on_batch: Callable[[torch.Tensor], None] | None = None,
                      size: tuple[int, int] | None = None,
-                     offset: tuple[int, int] = (0, 0)) -> list[Path]:
+                     offset: tuple[int, int] = (0, 0),
+                     class_label: int | None = None,
+                     guidance: float = 1.0) -> list[Path]:
     """Sample one image per seed and write it as ``OUT/SEED.png`` (6-digit seed).
 
     Images depend only on their seeds, not on the batch size.
@@ -53,15 +79,20 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
         on_batch: Called with each batch of images (N, C, H, W) once written.
         size: (height, width) of the canvas; the training resolution by default.
         offset: (row, column) of the canvas's top-left pixel in training pixels.
+        class_label: The class of every image of a class-conditional model;
+            by default image ``seed`` gets class ``seed % num_classes``.
+        guidance: Classifier-free guidance weight (1: none).
     """
     if batch_size < 1:
         raise PatchgenError(f'batch size must be at least 1, got {batch_size}')
+    check_class_label(model, class_label)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for start in range(0, len(seeds), batch_size):
         batch = list(seeds[start:start + batch_size])
-        images = model.generate(batch, num_steps=num_steps, size=size, offset=offset)
+        images = model.generate(batch, seed_labels(model, batch, class_label), num_steps,
+                                size, offset, guidance)
         batch_paths = [out_dir / f'{seed:06d}.png' for seed in batch]
         save_pngs(images, batch_paths)
         paths += batch_paths

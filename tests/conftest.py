@@ -1,9 +1,12 @@
-"""Shared fixtures: tiny configs that train in seconds on a CPU."""
+"""Shared fixtures and helpers: tiny configs that train in seconds, the CLI as users run it."""
 import importlib.util
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -42,3 +45,39 @@ def tiny_cfg(tmp_path: Path) -> Config:
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = f'test_{uuid.uuid4().hex}'  # one logger and visualizer per runner
     return cfg
+
+
+QUICKSTART = str(CONFIG_DIR / 'quickstart.py')
+
+
+def patchgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'patchgen', *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def tiny_options(**more) -> list[str]:
+    options = {**TINY_OVERRIDES, **more}
+    return ['--cfg-options'] + [f'{k}={list(v) if isinstance(v, tuple) else v}'
+                                for k, v in options.items()]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def assert_same_tensors(a, b, where: str = 'checkpoint') -> None:
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_tensors(a[key], b[key], f'{where}.{key}')
+    elif isinstance(a, list | tuple):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_tensors(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, where

@@ -7,29 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import TINY_OVERRIDES, needs_mlxtend
+from conftest import QUICKSTART, assert_one_line_error, needs_mlxtend, patchgen, tiny_options
 from patchgen.config import CONFIG_DIR
-
-QUICKSTART = str(CONFIG_DIR / 'quickstart.py')
-
-
-def patchgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'patchgen', *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
-
-
-def tiny_options(**more) -> list[str]:
-    options = {**TINY_OVERRIDES, **more}
-    return ['--cfg-options'] + [f'{k}={list(v) if isinstance(v, tuple) else v}'
-                                for k, v in options.items()]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @needs_mlxtend

@@ -33,3 +33,16 @@ def test_patch_and_full_fmnist_configs_differ_only_in_the_patch_sampler() -> Non
     assert patch['model'].pop('patch_sampler')['type'] == 'RandomMultiScale'
     assert full['model'].pop('patch_sampler') == {'type': 'FullImage'}
     assert patch == full
+
+
+def test_class_config_switches_unet_and_dit_with_one_line(tmp_path: Path) -> None:
+    source = (CONFIG_DIR / 'fmnist32_class.py').read_text()
+    assert source.count("backbone=backbones['dit']") == 1
+    unet_config = tmp_path / 'fmnist32_class_unet.py'
+    unet_config.write_text(source.replace("_base_ = ['./", f"_base_ = ['{CONFIG_DIR}/")
+                           .replace("backbone=backbones['dit']", "backbone=backbones['unet']"))
+    dit, unet = load_config(CONFIG_DIR / 'fmnist32_class.py').to_dict(), load_config(
+        unet_config).to_dict()
+    assert dit['model'].pop('backbone')['type'] == 'DiT'
+    assert unet['model'].pop('backbone')['type'] == 'UNet'
+    assert dit['model'] == unet['model'] and dit['model']['num_classes'] == 10

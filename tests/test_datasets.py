@@ -342,26 +342,40 @@ def test_bad_roots_raise_one_line_errors(tmp_path):
     assert_one_line_naming(error, str(tmp_path))
 
 
-def test_corrupt_image_raises_naming_the_file(tmp_path):
+def test_corrupt_image_fails_at_load_naming_the_file_or_is_skipped(tmp_path):
     write_png(tmp_path / 'a.png', random_images(1, 4, 4, 3)[0])
     (tmp_path / 'b.png').write_bytes(b'\x89PNG garbage, not an image')
-    dataset = ImageFolderDataset(str(tmp_path), channels=3)  # decodes lazily
     with pytest.raises(PatchgenError, match='cannot be decoded') as error:
-        dataset[1]
+        ImageFolderDataset(str(tmp_path), channels=3)  # every header is read at load
     assert_one_line_naming(error, str(tmp_path / 'b.png'))
-    (tmp_path / 'a.png').unlink()
-    with pytest.raises(PatchgenError, match='cannot be decoded') as error:
-        ImageFolderDataset(str(tmp_path))  # the first image sets the channels
-    assert_one_line_naming(error, str(tmp_path / 'b.png'))
+    dataset = ImageFolderDataset(str(tmp_path), channels=3, on_error='skip')
+    assert len(dataset) == 1 and dataset.skipped == {str(tmp_path / 'b.png')}
 
 
-def test_mixed_channels_need_a_channel_count(tmp_path):
+def test_image_broken_after_its_header_is_skipped_on_access(tmp_path):
+    for name in ('a.png', 'b.png'):
+        write_png(tmp_path / name, random_images(1, 8, 8, 3, seed=len(name))[0])
+    whole = (tmp_path / 'b.png').read_bytes()
+    (tmp_path / 'b.png').write_bytes(whole[:len(whole) // 2])  # header intact, pixels cut
+    strict = ImageFolderDataset(str(tmp_path), channels=3)
+    with pytest.raises(PatchgenError, match='cannot be decoded') as error:
+        strict[1]
+    assert_one_line_naming(error, str(tmp_path / 'b.png'))
+    lenient = ImageFolderDataset(str(tmp_path), channels=3, on_error='skip')
+    assert torch.equal(lenient[1]['inputs'], strict[0]['inputs'])  # another image instead
+    assert lenient.skipped == {str(tmp_path / 'b.png')}
+
+
+def test_mixed_channels_and_small_images_fail_at_load(tmp_path):
     write_png(tmp_path / 'a.png', random_images(1, 4, 4, 1)[0])
     write_png(tmp_path / 'b.png', random_images(1, 4, 4, 3)[0])
     with pytest.raises(PatchgenError, match='channels=1 or channels=3') as error:
-        ImageFolderDataset(str(tmp_path))[1]
+        ImageFolderDataset(str(tmp_path))
     assert_one_line_naming(error, str(tmp_path / 'b.png'))
     assert ImageFolderDataset(str(tmp_path), channels=3)[0]['inputs'].shape == (3, 4, 4)
+    with pytest.raises(PatchgenError, match='4x4, smaller than min_size=8') as error:
+        ImageFolderDataset(str(tmp_path), channels=3, min_size=8)
+    assert_one_line_naming(error, str(tmp_path / 'a.png'))
 
 
 def test_labels_of_missing_files_raise(labelled_folder):

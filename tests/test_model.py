@@ -60,16 +60,24 @@ def test_every_schedule_trains_on_patches(schedule: str) -> None:
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_train_step_zeroes_non_finite_gradients() -> None:
+def test_train_step_skips_a_step_with_non_finite_gradients() -> None:
     model = tiny_model()
-    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=0.1))
+    data = {'inputs': torch.zeros(4, 1, 16, 16, dtype=torch.uint8), 'patch_size': 16}
+    assert model.train_step(data, optim)['skipped'].item() == 0.0
+    before = [p.detach().clone() for p in model.parameters()]
     poisoned = model.backbone.conv_in.weight
-    poisoned.register_hook(lambda grad: torch.full_like(grad, float('nan')))
-    kept = poisoned.detach().clone()
-    model.train_step({'inputs': torch.zeros(4, 1, 16, 16, dtype=torch.uint8), 'patch_size': 16},
-                     optim)
-    assert torch.equal(poisoned, kept)  # its NaN gradient became 0: SGD left it unchanged
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    moments = {k: v.clone() for k, v in optim.optimizer.state[poisoned].items()}
+    handle = poisoned.register_hook(
+        lambda grad: torch.full_like(grad, float('nan')))
+    log = model.train_step(data, optim)
+    assert log['skipped'].item() == 1.0 and not math.isfinite(log['grad_norm'].item())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no update at all
+    state = optim.optimizer.state[poisoned]
+    assert all(torch.equal(state[k], moments[k]) for k in moments)  # Adam's moments and step too
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # cleared
+    handle.remove()
+    assert model.train_step(data, optim)['skipped'].item() == 0.0
 
 
 def test_forward_without_a_patch_size_names_the_loop() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 from mmengine.config import Config
 
-from conftest import needs_mlxtend
+from conftest import assert_same_tensors, needs_mlxtend
 from patchgen.engine import build_runner, load_checkpoint_file
 from patchgen.registry import DATASETS
 
@@ -38,20 +38,6 @@ def train(cfg: Config, work_dir: Path, max_iters: int, resume: bool = False) -> 
     cfg.experiment_name += f'_{max_iters}_{resume}'
     build_runner(cfg).train()
     return work_dir / f'iter_{max_iters}.pth'
-
-
-def assert_same_tensors(a, b, where: str = 'checkpoint') -> None:
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same_tensors(a[key], b[key], f'{where}.{key}')
-    elif isinstance(a, list | tuple):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same_tensors(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, where
 
 
 def test_resumed_run_equals_uninterrupted_run(tiny_cfg: Config, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 """Denoiser backbones, registered in ``patchgen.registry.BACKBONES``."""
+from .dit import DiT
 from .unet import UNet
 
-__all__ = ['UNet']
+__all__ = ['DiT', 'UNet']

@@ -7,12 +7,15 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from patchgen.distributed import barrier, init_from_torchrun, shard
 from patchgen.errors import PatchgenError
-from patchgen.images import save_grid
+from patchgen.images import read_pngs, save_grid
 from patchgen.inference import default_device, load_model, sample_to_folder
 
 Checkpoint = Annotated[Path, typer.Argument(help='Checkpoint written by training.')]
-Num = Annotated[int, typer.Option('--num', help='Number of images.')]
+Num = Annotated[int, typer.Option('--num', '-n', help='Number of images (-n under torchrun, '
+                                                      'whose parser mistakes --num for its own '
+                                                      '--numa-binding).')]
 OutDir = Annotated[Path, typer.Option('--out', help='Folder for the PNG files.')]
 Steps = Annotated[int | None, typer.Option(help="Sampler steps (default: the config's).")]
 Batch = Annotated[int, typer.Option(help='Images per batch.')]
@@ -23,33 +26,64 @@ Resolution = Annotated[int | None, typer.Option(
          'extrapolate the coordinates.')]
 XStart = Annotated[int, typer.Option(help='Column of the canvas\'s left edge in training pixels.')]
 YStart = Annotated[int, typer.Option(help='Row of the canvas\'s top edge in training pixels.')]
+ClassLabel = Annotated[int | None, typer.Option(
+    help='Class of every image (class-conditional models; default: seed % classes, and the '
+         'grid shows one row per class).')]
+Guidance = Annotated[float, typer.Option(
+    help='Classifier-free guidance weight w: 1 is plain conditional sampling, larger '
+         'follows the class more closely.')]
+TrustCheckpoint = Annotated[bool, typer.Option(
+    '--trust-checkpoint', help='Unpickle everything in the checkpoint (legacy files): a crafted '
+                               'file can then run any code. Only for files you trust.')]
 Device = Annotated[str | None, typer.Option(help='cpu, cuda, cuda:1, ... (default: cuda if '
                                                  'present)')]
 
 
+def grid_images(out: Path, seeds: range, num_classes: int,
+                class_label: int | None) -> tuple[torch.Tensor, int | None]:
+    """The written images for the grid and its images per row: one row per class when
+    the model is class-conditional and the classes vary (seed % num_classes)."""
+    if num_classes == 0 or class_label is not None:
+        return read_pngs([out / f'{s:06d}.png' for s in seeds]), None
+    by_class = sorted(seeds, key=lambda s: (s % num_classes, s))
+    per_row = -(-len(seeds) // min(num_classes, len(seeds)))  # ceil
+    return read_pngs([out / f'{s:06d}.png' for s in by_class]), per_row
+
+
 def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, batch: Batch = 64,
            seed: Seed = 0, grid: Grid = None, resolution: Resolution = None, x_start: XStart = 0,
-           y_start: YStart = 0, device: Device = None) -> None:
-    """Sample NUM images with the checkpoint's (EMA) weights and write them as PNG files."""
+           y_start: YStart = 0, class_label: ClassLabel = None, guidance: Guidance = 1.0,
+           device: Device = None, trust_checkpoint: TrustCheckpoint = False) -> None:
+    """Sample NUM images with the checkpoint's (EMA) weights and write them as PNG files.
+
+    Under torchrun (``torchrun --nproc_per_node=N -m patchgen sample CKPT -n NUM ...``) each
+    rank samples every N-th seed; the files are those of a single process.
+    """
     if num < 1:
         raise PatchgenError(f'--num must be at least 1, got {num}')
     if steps is not None and steps < 1:
         raise PatchgenError(f'--steps must be at least 1, got {steps}')
-    model = load_model(checkpoint, device or default_device())
-    kept = []  # batches for the grid
+    rank, world_size = init_from_torchrun()
+    if device is None and torch.cuda.is_available() and world_size > 1:
+        device = f'cuda:{torch.cuda.current_device()}'
+    model = load_model(checkpoint, device or default_device(), trust_checkpoint)
+    seeds = shard(range(seed, seed + num), rank, world_size)
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task('sampling', total=num)
-
-        def on_batch(images: torch.Tensor) -> None:
-            progress.advance(task, len(images))
-            if grid is not None:
-                kept.append(images.cpu())
-
+    with Progress(transient=True, disable=rank > 0) as progress:
+        task = progress.add_task('sampling', total=len(seeds))
         size = None if resolution is None else (resolution, resolution)
-        paths = sample_to_folder(model, range(seed, seed + num), out, batch, steps, on_batch,
-                                 size=size, offset=(y_start, x_start))
+        sample_to_folder(model, seeds, out, batch, steps,
+                         lambda images: progress.advance(task, len(images)),
+                         size=size, offset=(y_start, x_start), class_label=class_label,
+                         guidance=guidance)
+    barrier()
+    if rank > 0:
+        return
     if grid is not None:
-        save_grid(torch.cat(kept), grid)
+        images, per_row = grid_images(out, range(seed, seed + num), model.num_classes,
+                                      class_label)
+        save_grid(images, grid, nrow=per_row)
     grid_note = f' and a grid to {grid}' if grid else ''
-    Console(soft_wrap=True, highlight=False).print(f'wrote {len(paths)} images to {out}{grid_note}')
+    ranks = f' from {world_size} processes' if world_size > 1 else ''
+    Console(soft_wrap=True, highlight=False).print(
+        f'wrote {num} images to {out}{ranks}{grid_note}')

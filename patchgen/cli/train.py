@@ -14,7 +14,8 @@ LAUNCHERS = ('none', 'pytorch', 'slurm')
 
 
 def run_training(config: Path, work_dir: Path | None = None, resume: bool = False,
-                 cfg_options: list[str] = (), launcher: str = 'none') -> Runner:
+                 cfg_options: list[str] = (), launcher: str = 'none',
+                 trust_checkpoint: bool = False) -> Runner:
     """Train from a config file; returns the runner after training."""
     if launcher not in LAUNCHERS:
         raise PatchgenError(f'launcher {launcher!r} is unknown: use one of {", ".join(LAUNCHERS)}')
@@ -25,6 +26,8 @@ def run_training(config: Path, work_dir: Path | None = None, resume: bool = Fals
         cfg.work_dir = str(Path('work_dirs') / Path(config).stem)
     cfg.resume = resume
     cfg.launcher = launcher
+    if trust_checkpoint:
+        cfg.trust_checkpoint = True
     runner = build_runner(cfg)
     runner.train()
     return runner
@@ -50,18 +53,22 @@ Resume = Annotated[bool, typer.Option(
     '--resume', help='Resume from the latest checkpoint in the work dir.')]
 CfgOptions = Annotated[list[str] | None, typer.Option(
     '--cfg-options', help='Override config keys: key=value [key=value ...].')]
+TrustCheckpoint = Annotated[bool, typer.Option(
+    '--trust-checkpoint', help='Unpickle everything in resumed or loaded checkpoints (legacy '
+                               'files): a crafted file can then run any code.')]
 Launcher = Annotated[str, typer.Option(help='Job launcher: none, pytorch (torchrun) or slurm.')]
 
 
 def train(ctx: typer.Context, config: ConfigPath, work_dir: WorkDir = None, resume: Resume = False,
-          cfg_options: CfgOptions = None, launcher: Launcher = 'none') -> None:
+          cfg_options: CfgOptions = None, launcher: Launcher = 'none',
+          trust_checkpoint: TrustCheckpoint = False) -> None:
     """Train a model from a config file through the MMEngine Runner."""
     options = list(cfg_options or [])
     for extra in ctx.args:  # `--cfg-options a=1 b=2`: the later pairs arrive as extra arguments
         if extra.startswith('-') or '=' not in extra:
             raise PatchgenError(f'unexpected argument {extra!r}: see `patchgen train --help`')
         options.append(extra)
-    report(run_training(config, work_dir, resume, options, launcher))
+    report(run_training(config, work_dir, resume, options, launcher, trust_checkpoint))
 
 
 def quickstart(work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(

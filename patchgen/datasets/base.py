@@ -76,4 +76,4 @@ class DiffusionDataset(BaseDataset):
             return
         super().full_init()
         if len(self):
-            self._metainfo.update(describe_packed(self.prepare_data(0)['inputs']))
+            self._metainfo.update(describe_packed(self[0]['inputs']))  # a valid item

@@ -2,6 +2,7 @@
 import os
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from patchgen.errors import PatchgenError
 
@@ -26,6 +27,10 @@ class FolderReader:
         """The bytes of the file at relative path ``name``."""
         return Path(self.root, name).read_bytes()
 
+    def open(self, name: str) -> BinaryIO:
+        """The file at relative path ``name``, open for reading (e.g. only its header)."""
+        return Path(self.root, name).open('rb')
+
 
 class ZipReader:
     """Reads members of a .zip archive through one handle per process.
@@ -49,6 +54,10 @@ class ZipReader:
     def read(self, name: str) -> bytes:
         """The bytes of member ``name``."""
         return self._open().read(name)
+
+    def open(self, name: str) -> BinaryIO:
+        """Member ``name``, open for reading (e.g. only its header)."""
+        return self._open().open(name)
 
     def _open(self) -> zipfile.ZipFile:
         """This process's handle on the archive, opened when missing."""

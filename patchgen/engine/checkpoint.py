@@ -1,13 +1,17 @@
-"""Checkpoints that hold plain data only, so they load without unpickling code.
+"""Checkpoints that hold plain data only, load without unpickling code, and survive crashes.
 
 mmengine 0.10.7 stores its message hub as ``HistoryBuffer`` objects holding
 numpy arrays; torch >= 2.6 refuses those with ``weights_only=True`` and
 allow-listing them would also allow ``getattr``, i.e. code execution. patchgen
 converts every such value to tensors, dicts, lists, strings and numbers on
 save, rebuilds the history buffers on load, and loads with
-``weights_only=True``.
+``weights_only=True``. Every write goes to a temporary file that is flushed to
+disk and then atomically renamed, so a crash leaves the previous file intact.
 """
+import logging
+import os
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -16,12 +20,56 @@ from typing import Any
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, print_log
 
 from patchgen.errors import PatchgenError
 from patchgen.registry import HOOKS
 
 HISTORY_BUFFER_TAG = '__history_buffer__'
+CHECKPOINT_NAME = re.compile(r'(?:iter|epoch)_(\d+)\.pth')  # CheckpointHook's file names
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or, on POSIX, a directory's) data to the disk."""
+    if path.is_dir() and os.name == 'nt':
+        return  # Windows cannot open a directory to flush it
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def commit_file(temporary: Path, path: Path) -> None:
+    """Flush ``temporary`` to disk, rename it to ``path`` atomically, and flush the rename."""
+    fsync_path(temporary)
+    os.replace(temporary, path)
+    fsync_path(path.parent)
+
+
+def temporary_name(path: Path) -> Path:
+    """The hidden file a write to ``path`` goes to first."""
+    return path.with_name(f'.{path.name}.tmp')
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace the file at ``path`` with ``text``: readers see the old or the new text, whole."""
+    temporary = temporary_name(path)
+    temporary.write_text(text)
+    commit_file(temporary, path)
+
+
+def resume_candidates(work_dir: str | Path) -> list[Path]:
+    """Checkpoints to resume from, best first: ``last_checkpoint``'s, then the newest by step."""
+    work_dir = Path(work_dir)
+    pointer = work_dir / 'last_checkpoint'
+    named = pointer.read_text().strip() if pointer.is_file() else ''
+    numbered = sorted((path for path in work_dir.glob('*.pth')
+                       if CHECKPOINT_NAME.fullmatch(path.name)),
+                      key=lambda path: int(CHECKPOINT_NAME.fullmatch(path.name).group(1)),
+                      reverse=True)
+    first = [Path(named)] if named else []
+    return first + [path for path in numbered if path not in first]
 
 
 def to_plain(value: Any, where: str = 'checkpoint') -> Any:
@@ -56,20 +104,48 @@ def restore_history_buffers(log_scalars: dict) -> dict:
             for key, value in log_scalars.items()}
 
 
-def load_checkpoint_file(path: str | Path, map_location: Any = 'cpu') -> dict:
-    """Load a checkpoint with ``weights_only=True``; bad files give a one-line PatchgenError."""
+def safe_globals() -> list:
+    """What a weights-only load may build beyond torch's own types: numpy arrays and scalars.
+
+    Rebuilding these runs no code. mmengine's own checkpoints also pickle
+    ``HistoryBuffer`` objects, whose bound methods unpickle through
+    ``builtins.getattr``; allowing that would let a crafted file reach any
+    function, so such files need ``trusted=True``.
+    """
+    core = np._core if hasattr(np, '_core') else np.core
+    dtypes = [type(np.dtype(name)) for name in ('float64', 'float32', 'int64', 'int32', 'bool')]
+    return [np.ndarray, np.dtype, core.multiarray.scalar, core.multiarray._reconstruct, *dtypes]
+
+
+def load_checkpoint_file(path: str | Path, map_location: Any = 'cpu',
+                         trusted: bool = False) -> dict:
+    """Load a checkpoint without running code from it; bad files give a one-line PatchgenError.
+
+    Args:
+        path: The .pth file.
+        map_location: Where tensors go, as for ``torch.load``.
+        trusted: Unpickle everything (``weights_only=False``), for legacy files
+            you made yourself: a crafted file can then run any code.
+    """
     path = Path(path)
     if not path.is_file():
         raise PatchgenError(f'checkpoint {path} does not exist: give the path of a .pth file '
                             f'written by `patchgen train`')
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        if trusted:
+            print_log(f'loading {path} with full unpickling (trusted): any code in the file '
+                      f'runs now', logger='current', level=logging.WARNING)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+        else:
+            with torch.serialization.safe_globals(safe_globals()):
+                checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0]
-        raise PatchgenError(f'checkpoint {path} holds objects that are not plain data '
-                            f'({reason}); patchgen does not unpickle them because that can '
-                            f'run code') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        what = ', '.join(unsafe) if unsafe else str(error).strip().splitlines()[0]
+        raise PatchgenError(f'checkpoint {path} refused: loading it would call {what}, which '
+                            f'can run code; if you made the file yourself, pass '
+                            f'--trust-checkpoint') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
         raise PatchgenError(f'checkpoint {path} is truncated or corrupt '
                             f'({str(error).strip().splitlines()[0]}): use another '
                             f'checkpoint') from None

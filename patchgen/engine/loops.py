@@ -8,6 +8,7 @@ from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from patchgen.errors import PatchgenError
 from patchgen.patches import PatchSampler
 from patchgen.registry import LOOPS
 
@@ -25,6 +26,19 @@ def merge_batches(batches: list[dict]) -> dict:
     if len(batches) == 1:
         return batches[0]
     return {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
+
+
+def check_training_data(dataset, model: torch.nn.Module) -> None:
+    """Fail before training when the dataset is empty or its items do not fit the model."""
+    if len(dataset) == 0:
+        raise PatchgenError('the training dataset is empty: check its root, split or indices')
+    shape = tuple(dataset[0]['inputs'].shape)  # (C, H, W)
+    expected = (model.image_channels, model.resolution, model.resolution)
+    if shape != expected:
+        raise PatchgenError(
+            f'training images are {"x".join(map(str, shape))} (channels x height x width) after '
+            f'the dataset pipeline, but the model expects {"x".join(map(str, expected))}: set '
+            'model.image_channels and model.resolution, or resize or pad in the pipeline')
 
 
 class StepBatches:
@@ -74,6 +88,7 @@ class PatchTrainLoop(IterBasedTrainLoop):
     def __init__(self, runner, dataloader, max_iters: int, **kwargs) -> None:
         super().__init__(runner, dataloader, max_iters, **kwargs)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        check_training_data(self.dataloader.dataset, model)
         self.dataloader_iterator = StepBatches(self.dataloader_iterator, model.patch_sampler,
                                                seed=runner.seed, rank=get_rank())
 

@@ -1,30 +1,81 @@
-"""patchgen's Runner: mmengine's, with checkpoints that load as weights only."""
+"""patchgen's Runner: mmengine's, with crash-safe checkpoints that load as weights only."""
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.device import get_device
+from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from patchgen.config import check_counts
+from patchgen.errors import PatchgenError
 from patchgen.registry import RUNNERS
 
-from .checkpoint import PlainCheckpointHook, load_checkpoint_file
+from .checkpoint import (
+    PlainCheckpointHook,
+    commit_file,
+    load_checkpoint_file,
+    resume_candidates,
+    temporary_name,
+)
+from .ddp import PatchDistributedDataParallel
 
 
 @RUNNERS.register_module()
 class PatchgenRunner(Runner):
-    """mmengine's Runner whose checkpoints hold plain data and load with ``weights_only=True``.
+    """mmengine's Runner whose checkpoints are plain data, written atomically, loaded safely.
 
     mmengine 0.10.7 cannot resume on torch >= 2.6 (its checkpoints hold
     pickled objects); this runner saves plain data through
-    :class:`PlainCheckpointHook` and loads without unpickling code.
+    :class:`PlainCheckpointHook` and loads with ``weights_only=True`` (or, with
+    the config key ``trust_checkpoint=True``, unpickles everything). Each
+    checkpoint is written to a temporary file, flushed and renamed, and
+    ``resume`` skips a corrupt newest checkpoint for the newest valid one.
     """
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's, plus torchrun without CUDA: a gloo process group.
+
+        mmengine 0.10.7's 'pytorch' launcher always calls ``torch.cuda.set_device``;
+        on a CPU-only machine this runner starts the process group itself (from
+        torchrun's environment variables), and mmengine then finds it started.
+        """
+        if (self.distributed and self.launcher == 'pytorch' and not torch.cuda.is_available()
+                and not torch_dist.is_initialized()):
+            torch_dist.init_process_group(backend='gloo')
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
+        """mmengine's, but distributed training defaults to PatchDistributedDataParallel."""
+        if not self.distributed or model_wrapper_cfg is not None:
+            return super().wrap_model(model_wrapper_cfg, model)
+        model = model.to(get_device())
+        device_ids = [int(os.environ['LOCAL_RANK'])] if torch.cuda.is_available() else None
+        return PatchDistributedDataParallel(
+            module=model, device_ids=device_ids, broadcast_buffers=False,
+            find_unused_parameters=self.cfg.get('find_unused_parameters', False))
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(PlainCheckpointHook())
 
+    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
+        """mmengine's save, to a temporary file that is then flushed and renamed."""
+        if '://' in str(out_dir):  # a remote storage backend: no local rename to make
+            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        path = Path(out_dir) / filename
+        super().save_checkpoint(out_dir, temporary_name(path).name, *args, **kwargs)
+        if is_main_process():
+            commit_file(temporary_name(path), path)
+
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:  # noqa: B006 (mmengine's signature)
-        checkpoint = load_checkpoint_file(filename, map_location)
+        trusted = bool(self.cfg.get('trust_checkpoint', False))
+        checkpoint = load_checkpoint_file(filename, map_location, trusted)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
@@ -32,8 +83,33 @@ class PatchgenRunner(Runner):
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
+    def load_or_resume(self) -> None:
+        """As mmengine's; an automatic resume falls back to the newest checkpoint that loads."""
+        if self._has_loaded or not self._resume or self._load_from is not None:
+            return super().load_or_resume()
+        candidates = resume_candidates(self.work_dir)
+        if not candidates:
+            self.logger.info(f'No checkpoint in {self.work_dir} to resume from: training '
+                             f'from the start.')
+            return None
+        for candidate in candidates:
+            try:
+                self.resume(str(candidate))
+            except PatchgenError as error:
+                self.logger.warning(f'{error}; trying an older one')
+                continue
+            if candidate != candidates[0]:
+                self.logger.warning(f'Resumed from {candidate}, the newest checkpoint that '
+                                    f'loads, instead of {candidates[0]}.')
+            self._has_loaded = True
+            return None
+        raise PatchgenError(f'no checkpoint in {self.work_dir} loads (tried '
+                            f'{", ".join(path.name for path in candidates)}): train without '
+                            f'--resume or use another work dir')
+
 
 def build_runner(cfg) -> Runner:
     """Build the runner a config asks for (``runner_type``) under its default scope."""
+    check_counts(cfg)
     init_default_scope(cfg.get('default_scope', 'patchgen'))
     return RUNNERS.build(cfg)

@@ -1,5 +1,5 @@
 """The PatchDiffusion model and its data preprocessor."""
 from .data_preprocessor import DiffusionDataPreprocessor
-from .patch_diffusion import PatchDiffusion
+from .patch_diffusion import LossDraws, PatchDiffusion
 
-__all__ = ['PatchDiffusion', 'DiffusionDataPreprocessor']
+__all__ = ['LossDraws', 'PatchDiffusion', 'DiffusionDataPreprocessor']

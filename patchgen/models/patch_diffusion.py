@@ -1,5 +1,6 @@
 """The Patch Diffusion model: glue between patch sampler, noise schedule and backbone."""
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from mmengine.model import BaseModel
@@ -13,6 +14,15 @@ from patchgen.registry import BACKBONES, MODELS, NOISE_SCHEDULES, PATCH_SAMPLERS
 from patchgen.samplers import SeededNoise
 
 LOSS_REDUCTIONS = ('pixel_sum', 'pixel_mean')
+
+
+class LossDraws(NamedTuple):
+    """The random inputs of a loss evaluation, for exact comparisons (e.g. DDP vs one process)."""
+
+    top: Tensor  # (N,) long, first row of each patch
+    left: Tensor  # (N,) long, first column of each patch
+    sigma: Tensor  # (N,) noise levels
+    noise: Tensor  # (N, C, s, s) standard normal noise
 
 
 @MODELS.register_module()
@@ -34,6 +44,9 @@ class PatchDiffusion(BaseModel):
         resolution: Side R of the full training images.
         num_classes: Classes to condition on; 0 trains an unconditional
             model and ignores the dataset's labels.
+        label_dropout: Probability that a training label is replaced by the
+            null label ``num_classes``, so that the model also learns the
+            unconditional denoiser that classifier-free guidance needs.
         loss_reduction: ``'pixel_sum'`` sums the weighted squared error over
             each patch's pixels and averages over patches, as the reference
             code does, so small patches give smaller gradients than full
@@ -55,10 +68,13 @@ class PatchDiffusion(BaseModel):
                  image_channels: int,
                  resolution: int,
                  num_classes: int = 0,
+                 label_dropout: float = 0.1,
                  loss_reduction: str = 'pixel_sum',
                  channels_last: bool = False,
                  compile: bool | dict = False,
                  data_preprocessor: dict | None = None) -> None:
+        if not 0 <= label_dropout < 1:
+            raise PatchgenError(f'label_dropout must be in [0, 1), got {label_dropout}')
         if loss_reduction not in LOSS_REDUCTIONS:
             raise PatchgenError(f'loss_reduction {loss_reduction!r} is unknown: use one of '
                                 f'{", ".join(LOSS_REDUCTIONS)}')
@@ -67,6 +83,7 @@ class PatchDiffusion(BaseModel):
         self.image_channels = image_channels
         self.resolution = resolution
         self.num_classes = num_classes
+        self.label_dropout = label_dropout
         self.loss_reduction = loss_reduction
         self.backbone = BACKBONES.build(backbone, default_args=dict(
             in_channels=image_channels + 2, out_channels=image_channels, resolution=resolution,
@@ -101,17 +118,29 @@ class PatchDiffusion(BaseModel):
         out = self.backbone(net_in, c.c_noise.flatten(), labels)  # (N, C, H, W)
         return c.c_skip * x + c.c_out * out
 
-    def loss(self, images: Tensor, patch_size: int, labels: Tensor | None = None) -> dict:
-        """Weighted denoising loss on one random patch per image.
+    def loss(self, images: Tensor, patch_size: int, labels: Tensor | None = None,
+             draws: LossDraws | None = None) -> dict:
+        """Weighted denoising loss on one patch per image.
 
         Args:
             images: (N, C, R, R) full images in [-1, 1].
             patch_size: Side of the patches of this step.
             labels: (N,) class labels, or None.
+            draws: The patch corners, noise levels and noise to use; by default
+                they are drawn from torch's global generator.
         """
-        patches, coords = self.patch_sampler.crop(images, patch_size)  # (N, C, s, s), (N, 2, s, s)
-        sigma = self.schedule.sample_sigma(len(patches), patches.device)  # (N,)
-        noisy = patches + sigma.view(-1, 1, 1, 1) * torch.randn_like(patches)
+        # patches (N, C, s, s), coords (N, 2, s, s)
+        if draws is None:
+            patches, coords = self.patch_sampler.crop(images, patch_size)
+            sigma = self.schedule.sample_sigma(len(patches), patches.device)  # (N,)
+            noise = torch.randn_like(patches)  # (N, C, s, s)
+        else:
+            patches, coords = self.patch_sampler.crop(images, patch_size, (draws.top, draws.left))
+            sigma, noise = draws.sigma, draws.noise
+        if labels is not None and self.num_classes > 0 and self.training:
+            dropped = torch.rand(len(labels), device=labels.device) < self.label_dropout
+            labels = labels.masked_fill(dropped, self.num_classes)  # (N,) some null labels
+        noisy = patches + sigma.view(-1, 1, 1, 1) * noise
         denoised = self.denoise(noisy, sigma, coords, labels)
         error = self.schedule.loss_weight(sigma).view(-1, 1, 1, 1) * (denoised - patches).square()
         loss = error.sum() / len(error) if self.loss_reduction == 'pixel_sum' else error.mean()
@@ -119,7 +148,7 @@ class PatchDiffusion(BaseModel):
 
     def forward(self, inputs: Tensor | None = None, labels: Tensor | None = None,
                 patch_size: int | None = None, seeds: Tensor | None = None,
-                mode: str = 'loss') -> dict | list[Tensor]:
+                draws: LossDraws | None = None, mode: str = 'loss') -> dict | list[Tensor]:
         """``mode='loss'``: the training loss of a batch of images; ``mode='predict'``:
         one generated (C, H, W) uint8 image per seed, for the Runner's val/test loops."""
         if mode == 'predict':
@@ -132,28 +161,55 @@ class PatchDiffusion(BaseModel):
         if patch_size is None:
             raise PatchgenError("the batch carries no patch size: train PatchDiffusion with "
                                 "train_cfg=dict(type='PatchTrainLoop', ...)")
-        return self.loss(inputs, patch_size, labels)
+        return self.loss(inputs, patch_size, labels, draws)
 
-    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> dict[str, Tensor]:
+    def train_step(self, data: dict, optim_wrapper: OptimWrapper,
+                   wrapper: torch.nn.Module | None = None) -> dict[str, Tensor]:
         """One optimizer step on a batch already holding ``multiplier`` data batches.
 
-        Non-finite gradient entries are zeroed before the optimizer wrapper
-        updates the weights (unless it scales the loss for fp16: its GradScaler
-        then skips steps that overflow).
+        A step whose loss or gradients are not finite is skipped (no weight,
+        moment or step-count update) and reported as ``skipped=1`` in the log,
+        with the gradient norm. DDP has averaged the gradients by then, so
+        every rank skips together. A GradScaler (fp16) scales the gradients
+        and skips overflowing steps itself; its steps are not checked here.
+
+        Args:
+            data: ``{'inputs', 'patch_size'}`` and optionally ``labels``, ``draws``.
+            optim_wrapper: The Runner's optimizer wrapper.
+            wrapper: The DDP wrapper around this model, through which the
+                forward pass runs (so that gradients are synchronised).
         """
-        with optim_wrapper.optim_context(self):
+        model = wrapper or self
+        with optim_wrapper.optim_context(model):
             data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
+            losses = model._run_forward(data, mode='loss')
         loss, log_vars = self.parse_losses(losses)
         optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-        if getattr(optim_wrapper, 'loss_scaler', None) is None:  # a GradScaler must see overflows
-            for param in self.parameters():
-                if param.grad is not None:
-                    torch.nan_to_num_(param.grad, nan=0.0, posinf=0.0, neginf=0.0)
-        if optim_wrapper.should_update():
+        if not optim_wrapper.should_update():  # accumulating gradients
+            return log_vars
+        grads = [param.grad for param in self.parameters() if param.grad is not None]
+        grad_norm = torch.nn.utils.get_total_norm(grads).detach()
+        scaled = getattr(optim_wrapper, 'loss_scaler', None) is not None
+        finite = scaled or bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
+        if finite:
             optim_wrapper.step()
-            optim_wrapper.zero_grad()
+        optim_wrapper.zero_grad()
+        log_vars.update(grad_norm=grad_norm, skipped=torch.tensor(float(not finite)))
         return log_vars
+
+    def guided_denoiser(self, coords: Tensor, labels: Tensor | None,
+                        guidance: float) -> Callable[[Tensor, Tensor], Tensor]:
+        """D(x; sigma) for sampling, with classifier-free guidance when ``guidance != 1``."""
+        if labels is None or self.num_classes == 0 or guidance == 1:
+            return lambda x, sigma: self.denoise(x, sigma, coords, labels)
+        null = torch.full_like(labels, self.num_classes)
+
+        def guided(x: Tensor, sigma: Tensor) -> Tensor:
+            both = self.denoise(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                                torch.cat([coords, coords]), torch.cat([labels, null]))
+            conditional, unconditional = both.chunk(2)  # each (N, C, H, W)
+            return unconditional + guidance * (conditional - unconditional)
+        return guided
 
     @torch.no_grad()
     def generate(self,
@@ -161,17 +217,21 @@ class PatchDiffusion(BaseModel):
                  labels: Tensor | None = None,
                  num_steps: int | None = None,
                  size: tuple[int, int] | None = None,
-                 offset: tuple[int, int] = (0, 0)) -> Tensor:
+                 offset: tuple[int, int] = (0, 0),
+                 guidance: float = 1.0) -> Tensor:
         """Sample whole images, one per seed, in eval mode.
 
         Args:
             seeds: One seed per image; an image depends only on its seed.
-            labels: (N,) class labels, or None.
+            labels: (N,) class labels (``num_classes`` is the null label), or None.
             num_steps: Sampler steps; the sampler's own setting by default.
             size: (height, width) of the canvas; (R, R) by default. A larger
                 canvas extrapolates the coordinates beyond [-1, 1].
             offset: (row, column) of the canvas's top-left pixel in the
                 training image's pixel grid.
+            guidance: Classifier-free guidance weight w: the denoiser is
+                ``D(null) + w * (D(labels) - D(null))``; 1 is plain conditional
+                sampling (one network call per step).
 
         Returns:
             (N, C, height, width) images in about [-1, 1].
@@ -186,7 +246,7 @@ class PatchDiffusion(BaseModel):
         was_training = self.training
         self.eval()
         try:
-            return self.sampler.sample(lambda x, sigma: self.denoise(x, sigma, coords, labels),
+            return self.sampler.sample(self.guided_denoiser(coords, labels, guidance),
                                        sigmas, SeededNoise(seeds, device),
                                        (self.image_channels, height, width))
         finally:

@@ -59,15 +59,17 @@ class PatchSampler(ABC):
         size = self.size_for_step(step, seed)
         return PatchPlan(size=size, multiplier=self.multiplier(size))
 
-    def crop(self, images: Tensor, size: int) -> tuple[Tensor, Tensor]:
-        """Cut one ``size`` patch per image at a uniform random position.
+    def crop(self, images: Tensor, size: int,
+             corners: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Cut one ``size`` patch per image, at uniform random positions or at ``corners``.
 
-        Positions come from torch's global generator; rows and columns are
-        each uniform over the integers ``[0, R - size]``.
+        Random positions come from torch's global generator; rows and columns
+        are each uniform over the integers ``[0, R - size]``.
 
         Args:
             images: (N, C, R, R) full images.
             size: Patch side in pixels.
+            corners: (top, left), each (N,) long, to cut at given positions.
 
         Returns:
             patches (N, C, size, size) and their coordinates (N, 2, size, size).
@@ -78,13 +80,14 @@ class PatchSampler(ABC):
                 f'images are {height}x{width} but the patch sampler expects '
                 f'{self.resolution}x{self.resolution}: resize or pad the data '
                 f'to the model resolution')
-        if size == self.resolution:
+        if corners is not None:
+            top, left = corners
+        elif size == self.resolution:
             top = left = torch.zeros(n, dtype=torch.long, device=images.device)
-            patches = images
         else:
             top = torch.randint(0, self.resolution - size + 1, (n,), device=images.device)
             left = torch.randint(0, self.resolution - size + 1, (n,), device=images.device)
-            patches = gather_patches(images, top, left, size)
+        patches = images if size == self.resolution else gather_patches(images, top, left, size)
         return patches, coordinate_channels(top, left, size, size, self.resolution)
 
 

@@ -1,0 +1,35 @@
+"""Process groups for command-line tools started by torchrun, and sharding work over ranks."""
+import os
+from collections.abc import Sequence
+from typing import TypeVar
+
+import torch
+import torch.distributed as torch_dist
+
+T = TypeVar('T')
+
+
+def init_from_torchrun() -> tuple[int, int]:
+    """(rank, world size); joins torchrun's process group when started by torchrun.
+
+    The backend is NCCL on a CUDA machine (each rank on GPU ``LOCAL_RANK``) and
+    gloo otherwise. Outside torchrun this is (0, 1) and starts nothing.
+    """
+    if int(os.environ.get('WORLD_SIZE', '1')) < 2:
+        return 0, 1
+    if not torch_dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
+        torch_dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    return torch_dist.get_rank(), torch_dist.get_world_size()
+
+
+def shard(items: Sequence[T], rank: int, world_size: int) -> Sequence[T]:
+    """This rank's share of ``items``: every ``world_size``-th one from ``rank`` on."""
+    return items[rank::world_size]
+
+
+def barrier() -> None:
+    """Wait for every rank, when there is more than one."""
+    if torch_dist.is_initialized():
+        torch_dist.barrier()

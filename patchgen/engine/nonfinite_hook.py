@@ -1,0 +1,51 @@
+"""Counting steps skipped for non-finite losses or gradients, and stopping a run that diverged."""
+from mmengine.hooks import Hook
+
+from patchgen.errors import PatchgenError
+from patchgen.registry import HOOKS
+
+from .checkpoint_hook import SafeCheckpointHook
+
+
+@HOOKS.register_module()
+class NonFiniteGuardHook(Hook):
+    """Logs each skipped step and stops after ``max_consecutive`` of them in a row.
+
+    ``PatchDiffusion.train_step`` skips a step whose loss or gradients are not
+    finite and reports ``skipped``. This hook counts those steps (the total is
+    logged as ``skipped_steps`` and kept in checkpoints); when ``max_consecutive``
+    steps in a row were skipped, the weights have not changed since the last good
+    step, so it saves a checkpoint of them and stops the run with a message.
+
+    Args:
+        max_consecutive: Skipped steps in a row that stop the run.
+    """
+
+    priority = 'LOW'  # after the optimizer step, before the checkpoint and time-budget hooks
+
+    def __init__(self, max_consecutive: int = 50) -> None:
+        if max_consecutive < 1:
+            raise PatchgenError(f'max_consecutive must be at least 1, got {max_consecutive}')
+        self.max_consecutive = max_consecutive
+        self.consecutive = 0
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
+                         outputs: dict | None = None) -> None:
+        if not outputs or not float(outputs.get('skipped', 0.0)):
+            self.consecutive = 0
+            return
+        self.consecutive += 1
+        total = runner.message_hub.get_info('skipped_steps', 0) + 1
+        runner.message_hub.update_info('skipped_steps', total)
+        step = runner.iter + 1
+        runner.logger.warning(f'Step {step} skipped: non-finite loss or gradients '
+                              f'({self.consecutive} in a row, {total} in the run).')
+        if self.consecutive < self.max_consecutive:
+            return
+        saved = [hook for hook in runner.hooks if isinstance(hook, SafeCheckpointHook)]
+        if saved:
+            saved[0]._save_checkpoint(runner)
+        where = f'; checkpoint {saved[0].last_ckpt} holds the last good weights' if saved else ''
+        raise PatchgenError(f'training stopped at step {step}: {self.consecutive} steps in a '
+                            f'row had non-finite loss or gradients{where}; lower the learning '
+                            f'rate or check the data, then resume')

@@ -1,0 +1,191 @@
+"""Distributed training and sampling with torchrun on the CPU (gloo), as users start them."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.optim import OptimWrapper
+
+from conftest import QUICKSTART, needs_mlxtend, patchgen, tiny_options
+from patchgen.engine.loops import StepBatches
+from patchgen.models import LossDraws
+from patchgen.patches import RandomMultiScale
+from patchgen.registry import MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node=nproc ARGS`` on this machine, on the CPU."""
+    env = {**os.environ, 'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': '1'}
+    return subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone',
+                           f'--nproc_per_node={nproc}', *args], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=ROOT)
+
+
+# Trains through `patchgen train --launcher pytorch`, recording each crop's patch size and
+# top-left coordinates, then saves each rank's final raw weights and records.
+TRAIN_AND_RECORD = '''
+import json, sys, torch, torch.distributed as dist
+from patchgen.cli.train import run_training
+from patchgen.patches.samplers import PatchSampler
+calls = []
+crop = PatchSampler.crop
+def recording_crop(self, images, size, corners=None):
+    patches, coords = crop(self, images, size, corners)
+    calls.append([size, coords[:, :, 0, 0].flatten().tolist()])
+    return patches, coords
+PatchSampler.crop = recording_crop
+work = sys.argv[1]
+runner = run_training(sys.argv[2], work, cfg_options=sys.argv[3:], launcher='pytorch')
+rank = dist.get_rank()
+torch.save(runner.model.module.state_dict(), f'{work}/rank{rank}.pth')
+json.dump(dict(calls=calls, world=dist.get_world_size()), open(f'{work}/rank{rank}.json', 'w'))
+'''
+
+
+@needs_mlxtend
+def test_two_rank_training_keeps_ranks_identical(tmp_path: Path) -> None:
+    script = tmp_path / 'train_and_record.py'
+    script.write_text(TRAIN_AND_RECORD)
+    work = tmp_path / 'work'
+    result = torchrun(str(script), str(work), QUICKSTART,
+                      *tiny_options(**{'train_cfg.max_iters': 6})[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads((work / f'rank{r}.json').read_text()) for r in range(2)]
+    assert records[0]['world'] == 2
+    sizes = [[size for size, _ in record['calls']] for record in records]
+    assert sizes[0] == sizes[1] and len(sizes[0]) == 6  # every step, the same size on both
+    assert any(size < 32 for size in sizes[0])
+    for (size, first), (_, second) in zip(records[0]['calls'], records[1]['calls']):
+        if size < 32:
+            assert first != second  # but each rank cuts its own positions
+    weights = [torch.load(work / f'rank{r}.pth') for r in range(2)]
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    ema = torch.load(work / 'iter_6.pth', weights_only=True)['state_dict']
+    assert any(not torch.equal(ema[key], weights[0][key]) for key in weights[0])  # they moved
+
+
+def tiny_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='PatchDiffusion', image_channels=1, resolution=16, loss_reduction='pixel_sum',
+        backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2), num_blocks=1,
+                      attn_resolutions=(8,), dropout=0.0),
+        schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+        sampler=dict(type='HeunSampler', num_steps=3)))
+    for param in model.parameters():  # make the zero-initialised output layer matter
+        torch.nn.init.normal_(param, std=0.05, generator=torch.Generator().manual_seed(1))
+    return model
+
+
+def fixed_batch(n: int, size: int = 8) -> tuple[torch.Tensor, LossDraws]:
+    """n uint8 16x16 images and the patch corners, noise levels and noise of one step."""
+    generator = torch.Generator().manual_seed(2)
+    images = torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=generator)
+    draws = LossDraws(top=torch.randint(0, 16 - size + 1, (n,), generator=generator),
+                      left=torch.randint(0, 16 - size + 1, (n,), generator=generator),
+                      sigma=torch.rand(n, generator=generator) * 5 + 0.1,
+                      noise=torch.randn(n, 1, size, size, generator=generator))
+    return images, draws
+
+
+def rows(draws: LossDraws, part: slice) -> LossDraws:
+    return LossDraws(*(field[part] for field in draws))
+
+
+# One SGD step of tiny_model() under DDP, each rank on its half of fixed_batch(8);
+# rank 0 saves the weights.
+DDP_STEP = '''
+import sys, torch, torch.distributed as dist
+sys.path.insert(0, sys.argv[2])
+from mmengine.optim import OptimWrapper
+from mmengine.registry import init_default_scope
+init_default_scope('patchgen')
+from patchgen.engine.ddp import PatchDistributedDataParallel
+from test_distributed import fixed_batch, rows, tiny_model
+dist.init_process_group('gloo')
+rank = dist.get_rank()
+model = PatchDistributedDataParallel(tiny_model(), broadcast_buffers=False)
+images, draws = fixed_batch(8)
+part = slice(4 * rank, 4 * rank + 4)
+optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+log = model.train_step({'inputs': images[part], 'patch_size': 8, 'draws': rows(draws, part)},
+                       optim)
+assert log['skipped'].item() == 0
+if rank == 0:
+    torch.save(model.module.state_dict(), sys.argv[1])
+'''
+
+
+def test_two_rank_step_equals_one_process_step_on_the_whole_batch(tmp_path: Path) -> None:
+    script = tmp_path / 'ddp_step.py'
+    script.write_text(DDP_STEP)
+    result = torchrun(str(script), str(tmp_path / 'ddp.pth'), str(ROOT / 'tests'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = tiny_model()
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    images, draws = fixed_batch(8)
+    model.train_step({'inputs': images, 'patch_size': 8, 'draws': draws},
+                     OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+    ddp = torch.load(tmp_path / 'ddp.pth')
+    for key, value in model.state_dict().items():
+        # The mean of the two ranks' mean losses is the whole batch's mean loss.
+        torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert any(not torch.equal(before[key], value) for key, value in model.state_dict().items())
+
+
+def test_gradient_accumulation_equals_one_step_on_both_batches() -> None:
+    images, draws = fixed_batch(8)
+    whole = tiny_model()
+    whole.train_step({'inputs': images, 'patch_size': 8, 'draws': draws},
+                     OptimWrapper(torch.optim.SGD(whole.parameters(), lr=0.1)))
+    accumulated = tiny_model()
+    optim = OptimWrapper(torch.optim.SGD(accumulated.parameters(), lr=0.1),
+                         accumulative_counts=2)
+    optim.initialize_count_status(accumulated, 0, 2)
+    for part in (slice(0, 4), slice(4, 8)):
+        accumulated.train_step({'inputs': images[part], 'patch_size': 8,
+                                'draws': rows(draws, part)}, optim)
+    for (key, a), b in zip(whole.state_dict().items(), accumulated.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_patch_sizes_agree_across_ranks_while_positions_differ() -> None:
+    sampler = RandomMultiScale(32)
+    streams = [StepBatches(iter(lambda: {'inputs': torch.zeros(2, 1, 32, 32)}, None), sampler,
+                           seed=7, rank=rank) for rank in (0, 1)]
+    corners = {0: [], 1: []}
+    sizes = {0: [], 1: []}
+    for _ in range(40):
+        for rank, stream in enumerate(streams):
+            batch = next(stream)  # reseeds the global generators from (seed, step, rank)
+            sizes[rank].append(batch['patch_size'])
+            corners[rank].append(torch.randint(0, 32, (4,)))  # what crop would draw next
+    assert sizes[0] == sizes[1] and len(set(sizes[0])) == 3
+    assert all(not torch.equal(a, b) for a, b in zip(corners[0], corners[1]))
+
+
+@needs_mlxtend
+def test_two_rank_sampling_writes_the_files_of_one_process(tmp_path: Path) -> None:
+    work = tmp_path / 'work'
+    trained = patchgen('train', QUICKSTART, '--work-dir', str(work),
+                       *tiny_options(**{'train_cfg.max_iters': 2,
+                                        'default_hooks.checkpoint.interval': 2}))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    checkpoint = str(work / 'iter_2.pth')
+    args = ['-n', '5', '--batch', '2', '--seed', '10']  # torchrun's parser takes --num as its own
+    single = patchgen('sample', checkpoint, *args, '--out', str(tmp_path / 'one'))
+    assert single.returncode == 0, single.stderr[-3000:]
+    double = torchrun('-m', 'patchgen', 'sample', checkpoint, *args, '--out',
+                      str(tmp_path / 'two'), '--grid', str(tmp_path / 'grid.png'))
+    assert double.returncode == 0, double.stderr[-3000:]
+    assert 'from 2 processes' in double.stdout
+    one, two = sorted((tmp_path / 'one').iterdir()), sorted((tmp_path / 'two').iterdir())
+    assert [p.name for p in one] == [p.name for p in two] == [f'{s:06d}.png' for s in range(10, 15)]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two))
+    assert (tmp_path / 'grid.png').is_file()
+
