@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: tiny configs that train in seconds, the CLI as users run it."""
 import importlib.util
+import os
 import subprocess
 import sys
 import uuid
@@ -81,3 +82,13 @@ def assert_same_tensors(a, b, where: str = 'checkpoint') -> None:
             assert_same_tensors(x, y, f'{where}[{i}]')
     else:
         assert a == b, where
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates a marker file: a malicious checkpoint."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}',)

@@ -1,5 +1,4 @@
 """Checkpoints are plain data and load without unpickling code."""
-import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
+from conftest import Payload
 from patchgen.engine.checkpoint import load_checkpoint_file, restore_history_buffers, to_plain
 from patchgen.errors import PatchgenError
 
@@ -32,16 +32,6 @@ def test_plain_checkpoint_round_trips_with_weights_only(tmp_path: Path) -> None:
     torch.save(checkpoint, path)
     loaded = load_checkpoint_file(path)
     assert torch.equal(loaded['state_dict']['w'], checkpoint['state_dict']['w'])
-
-
-class Payload:
-    """Unpickling this runs code: it creates a marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}',)
 
 
 def test_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:

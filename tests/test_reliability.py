@@ -17,6 +17,7 @@ from PIL import Image
 
 from conftest import (
     QUICKSTART,
+    Payload,
     assert_one_line_error,
     assert_same_tensors,
     needs_mlxtend,
@@ -118,16 +119,6 @@ def test_resume_skips_a_corrupt_newest_checkpoint_and_says_so(tmp_path: Path) ->
     assert re.search(r'Iter\(train\) \[ *5/12\]', log)  # continues after step 4
     assert_one_line_error(patchgen('sample', str(broken), '--num', '1', '--out',
                                    str(tmp_path / 'out')), str(broken), 'truncated or corrupt')
-
-
-class Payload:
-    """Unpickling this runs a shell command that creates a marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}',)
 
 
 def test_checkpoint_whose_pickle_runs_code_is_refused(tmp_path: Path) -> None:
