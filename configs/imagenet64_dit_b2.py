@@ -3,6 +3,8 @@
 # Data: an EDM-style zip with labels (EDM's dataset_tool.py --resolution=64x64, or
 # `patchgen data FOLDER --out data/imagenet-64x64.zip` from class folders with a dataset.json).
 # train_dataloader.batch_size is per GPU: 32 x 8 GPUs = 256 full images per step.
+# For DiT-XL, or GPUs with less memory, shard with FSDP instead of DDP (docs/distributed.md):
+#   --cfg-options model_wrapper_cfg.type=PatchFullyShardedDataParallel
 _base_ = ['./_base_/models/ddpmpp.py', './_base_/evaluation/fid_inception.py',
           './_base_/default_runtime.py']
 

@@ -26,9 +26,11 @@ def parse_cfg_options(items: Sequence[str]) -> dict:
     return options
 
 
-# Top-level keys a config may add although no bundled config sets them.
+# Top-level keys a config may add although no bundled config sets them (the Runner reads the
+# last three from the config itself).
 RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {
-    'runner_type', 'default_scope', 'trust_checkpoint', 'custom_imports'}
+    'runner_type', 'default_scope', 'trust_checkpoint', 'custom_imports', 'model_wrapper_cfg',
+    'find_unused_parameters', 'sync_bn'}
 
 
 def component_class(type_name: Any) -> type | None:

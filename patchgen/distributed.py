@@ -5,6 +5,7 @@ from typing import TypeVar
 
 import torch
 import torch.distributed as torch_dist
+from torch.distributed.tensor import DTensor
 
 T = TypeVar('T')
 
@@ -33,3 +34,9 @@ def barrier() -> None:
     """Wait for every rank, when there is more than one."""
     if torch_dist.is_initialized():
         torch_dist.barrier()
+
+
+def whole(value: torch.Tensor) -> torch.Tensor:
+    """The whole tensor of a sharded DTensor (a collective: every rank must call it), else
+    ``value`` itself."""
+    return value.full_tensor() if isinstance(value, DTensor) else value

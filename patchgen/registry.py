@@ -34,6 +34,8 @@ RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
                    locations=['patchgen.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=mmengine_registry.OPTIM_WRAPPERS, scope=SCOPE,
                           locations=['patchgen.engine'])
+MODEL_WRAPPERS = Registry('model_wrapper', parent=mmengine_registry.MODEL_WRAPPERS, scope=SCOPE,
+                          locations=['patchgen.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['patchgen.evaluation'])
 
@@ -53,7 +55,7 @@ SCOPE_ONLY = {name: Registry(getattr(mmengine_registry, name).name,
                              parent=getattr(mmengine_registry, name), scope=SCOPE)
               for name in ('DATA_SAMPLERS', 'OPTIMIZERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
                            'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS',
-                           'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'EVALUATOR', 'TASK_UTILS',
+                           'WEIGHT_INITIALIZERS', 'EVALUATOR', 'TASK_UTILS',
                            'FUNCTIONS', 'STRATEGIES', 'INFERENCERS', 'RUNNER_CONSTRUCTORS')}
 
 ALL_REGISTRIES: dict[str, Registry] = {
@@ -70,5 +72,6 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'LOOPS': LOOPS,
     'RUNNERS': RUNNERS,
     'OPTIM_WRAPPERS': OPTIM_WRAPPERS,
+    'MODEL_WRAPPERS': MODEL_WRAPPERS,
 }
 

@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
-from conftest import QUICKSTART, needs_mlxtend, patchgen, tiny_options
+from conftest import QUICKSTART, assert_same_tensors, needs_mlxtend, patchgen, tiny_options
 from patchgen.engine.loops import StepBatches
 from patchgen.models import LossDraws
 from patchgen.patches import RandomMultiScale
@@ -97,44 +99,56 @@ def rows(draws: LossDraws, part: slice) -> LossDraws:
     return LossDraws(*(field[part] for field in draws))
 
 
-# One SGD step of tiny_model() under DDP, each rank on its half of fixed_batch(8);
-# rank 0 saves the weights.
-DDP_STEP = '''
+# One SGD step of tiny_model() under DDP or FSDP (argv[3]), each rank on its half of
+# fixed_batch(8) in argv[4] micro-batches (gradient accumulation); rank 0 saves the weights.
+PARALLEL_STEP = '''
 import sys, torch, torch.distributed as dist
 sys.path.insert(0, sys.argv[2])
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 init_default_scope('patchgen')
 from patchgen.engine.ddp import PatchDistributedDataParallel
+from patchgen.engine.fsdp import PatchFullyShardedDataParallel, whole_state_dicts
 from test_distributed import fixed_batch, rows, tiny_model
 dist.init_process_group('gloo')
-rank = dist.get_rank()
-model = PatchDistributedDataParallel(tiny_model(), broadcast_buffers=False)
+rank, parts = dist.get_rank(), int(sys.argv[4])
+model = (PatchDistributedDataParallel(tiny_model(), broadcast_buffers=False)
+         if sys.argv[3] == 'ddp' else PatchFullyShardedDataParallel(tiny_model()))
 images, draws = fixed_batch(8)
-part = slice(4 * rank, 4 * rank + 4)
-optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
-log = model.train_step({'inputs': images[part], 'patch_size': 8, 'draws': rows(draws, part)},
-                       optim)
+optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), accumulative_counts=parts)
+optim.initialize_count_status(model, 0, parts)
+size = 4 // parts
+for start in range(4 * rank, 4 * rank + 4, size):
+    part = slice(start, start + size)
+    log = model.train_step({'inputs': images[part], 'patch_size': 8,
+                            'draws': rows(draws, part)}, optim)
 assert log['skipped'].item() == 0
+with whole_state_dicts([model.module], []):
+    weights = model.module.state_dict()
 if rank == 0:
-    torch.save(model.module.state_dict(), sys.argv[1])
+    torch.save(weights, sys.argv[1])
 '''
 
 
-def test_two_rank_step_equals_one_process_step_on_the_whole_batch(tmp_path: Path) -> None:
-    script = tmp_path / 'ddp_step.py'
-    script.write_text(DDP_STEP)
-    result = torchrun(str(script), str(tmp_path / 'ddp.pth'), str(ROOT / 'tests'))
+@pytest.mark.parametrize('micro_batches', [1, 2])
+@pytest.mark.parametrize('wrapper', ['ddp', 'fsdp'])
+def test_two_rank_step_equals_one_process_step_on_the_whole_batch(
+        tmp_path: Path, wrapper: str, micro_batches: int) -> None:
+    script = tmp_path / 'parallel_step.py'
+    script.write_text(PARALLEL_STEP)
+    result = torchrun(str(script), str(tmp_path / 'parallel.pth'), str(ROOT / 'tests'), wrapper,
+                      str(micro_batches))
     assert result.returncode == 0, result.stderr[-3000:]
     model = tiny_model()
     before = {key: value.clone() for key, value in model.state_dict().items()}
     images, draws = fixed_batch(8)
     model.train_step({'inputs': images, 'patch_size': 8, 'draws': draws},
                      OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
-    ddp = torch.load(tmp_path / 'ddp.pth')
+    parallel = torch.load(tmp_path / 'parallel.pth')
     for key, value in model.state_dict().items():
         # The mean of the two ranks' mean losses is the whole batch's mean loss.
-        torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6, msg=key)
+        assert type(parallel[key]) is torch.Tensor  # whole, not a shard
+        torch.testing.assert_close(parallel[key], value, rtol=1e-5, atol=1e-6, msg=key)
     assert any(not torch.equal(before[key], value) for key, value in model.state_dict().items())
 
 
@@ -189,3 +203,47 @@ def test_two_rank_sampling_writes_the_files_of_one_process(tmp_path: Path) -> No
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two))
     assert (tmp_path / 'grid.png').is_file()
 
+
+
+# A tiny class-conditional DiT on MNIST-5k, sharded with FSDP over the ranks.
+FSDP_DIT_CONFIG = f'''
+_base_ = [{QUICKSTART!r}]
+model = dict(num_classes=10, backbone=dict(_delete_=True, type='DiT', depth=2, hidden_size=32,
+                                           num_heads=2, token_patch=2))
+model_wrapper_cfg = dict(type='PatchFullyShardedDataParallel')
+'''
+
+
+@needs_mlxtend
+def test_fsdp_checkpoint_resumes_exactly_and_holds_whole_tensors(tmp_path: Path) -> None:
+    config = tmp_path / 'fsdp_dit.py'
+    config.write_text(FSDP_DIT_CONFIG)
+
+    def train(work: str, steps: int, *more: str) -> None:
+        result = torchrun('-m', 'patchgen', 'train', str(config), '--launcher', 'pytorch',
+                          '--work-dir', str(tmp_path / work), *more, '--cfg-options',
+                          'train_dataloader.batch_size=4', f'train_cfg.max_iters={steps}',
+                          'default_hooks.checkpoint.interval=3', 'model.sampler.num_steps=2',
+                          'default_hooks.checkpoint.max_keep_ckpts=2',
+                          'default_hooks.sample_grid.num_images=2')
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert 'parameters in 3 units, sharded over 2 ranks' in result.stdout  # 2 blocks + rest
+
+    train('straight', 6)
+    train('resumed', 3)
+    train('resumed', 6, '--resume')
+    straight = torch.load(tmp_path / 'straight' / 'iter_6.pth', weights_only=False)
+    resumed = torch.load(tmp_path / 'resumed' / 'iter_6.pth', weights_only=False)
+    for key in ('state_dict', 'ema_state_dict', 'optimizer', 'param_schedulers'):
+        assert_same_tensors(straight[key], resumed[key], key)
+    # Whole tensors with the unsharded model's shapes, so one process samples from the file.
+    model = MODELS.build(Config.fromfile(config).model)
+    assert {k: v.shape for k, v in straight['state_dict'].items()} == {
+        k: v.shape for k, v in model.state_dict().items()}
+    first = torch.load(tmp_path / 'resumed' / 'iter_3.pth', weights_only=False)
+    assert any(not torch.equal(first['state_dict'][k], v)
+               for k, v in straight['state_dict'].items())  # steps 4 to 6 changed the weights
+    sampled = patchgen('sample', str(tmp_path / 'resumed' / 'iter_6.pth'), '-n', '2',
+                       '--class-label', '3', '--out', str(tmp_path / 'samples'))
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    assert len(list((tmp_path / 'samples').glob('*.png'))) == 2

@@ -2,6 +2,7 @@
 from .checkpoint import PlainCheckpointHook, load_checkpoint_file
 from .checkpoint_hook import SafeCheckpointHook
 from .ema import HalfLifeEMA, HalfLifeEMAHook
+from .fsdp import PatchFullyShardedDataParallel
 from .loops import PatchTrainLoop, StepBatches
 from .nonfinite_hook import NonFiniteGuardHook
 from .optim_wrapper import AutocastOptimWrapper
@@ -11,5 +12,6 @@ from .time_budget_hook import TimeBudgetHook
 
 __all__ = ['AutocastOptimWrapper', 'PlainCheckpointHook', 'SafeCheckpointHook',
            'load_checkpoint_file', 'HalfLifeEMA', 'HalfLifeEMAHook', 'NonFiniteGuardHook',
+           'PatchFullyShardedDataParallel',
            'PatchTrainLoop', 'StepBatches', 'PatchgenRunner', 'build_runner', 'SampleGridHook',
            'TimeBudgetHook']

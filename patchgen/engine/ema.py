@@ -7,6 +7,8 @@ from torch import Tensor, nn
 
 from patchgen.registry import HOOKS, MODELS
 
+from .fsdp import is_sharded, sharded_copy
+
 
 @MODELS.register_module()
 class HalfLifeEMA(BaseAveragedModel):
@@ -20,7 +22,7 @@ class HalfLifeEMA(BaseAveragedModel):
         model: The model to average.
         halflife_images: Half-life in images drawn.
         rampup_ratio: Ramp-up ratio; None disables the ramp-up.
-        device: Where the averaged copy lives.
+        device: Where the averaged copy lives (an FSDP model's copy stays with its shards).
     """
 
     def __init__(self,
@@ -28,7 +30,12 @@ class HalfLifeEMA(BaseAveragedModel):
                  halflife_images: float = 500_000,
                  rampup_ratio: float | None = 0.05,
                  device: torch.device | None = None) -> None:
-        super().__init__(model, interval=1, device=device, update_buffers=False)
+        sharded = is_sharded(model)  # FSDP modules cannot be deep-copied, as the base class does
+        super().__init__(nn.Module() if sharded else model, interval=1, device=device,
+                         update_buffers=False)
+        if sharded:
+            self.module = sharded_copy(model).requires_grad_(False)
+            self.avg_parameters = dict(self.module.named_parameters())
         self.halflife_images = halflife_images
         self.rampup_ratio = rampup_ratio
         self.register_buffer('images_seen', torch.tensor(0, dtype=torch.long, device=device))

@@ -1,19 +1,22 @@
 """patchgen's Runner: mmengine's, with crash-safe checkpoints that load as weights only."""
 import os
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import is_main_process
+from mmengine.hooks import EMAHook
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from patchgen.config import check_counts
 from patchgen.errors import PatchgenError
-from patchgen.registry import RUNNERS
+from patchgen.registry import MODEL_WRAPPERS, RUNNERS
 
 from .checkpoint import (
     PlainCheckpointHook,
@@ -23,6 +26,7 @@ from .checkpoint import (
     temporary_name,
 )
 from .ddp import PatchDistributedDataParallel
+from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
 
 
 @RUNNERS.register_module()
@@ -50,35 +54,67 @@ class PatchgenRunner(Runner):
         super().setup_env(env_cfg)
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
-        """mmengine's, but distributed training defaults to PatchDistributedDataParallel."""
-        if not self.distributed or model_wrapper_cfg is not None:
+        """mmengine's, but distributed training defaults to PatchDistributedDataParallel, and
+        patchgen's own wrappers (``PatchFullyShardedDataParallel``) are found by name."""
+        if not self.distributed:
             return super().wrap_model(model_wrapper_cfg, model)
+        if model_wrapper_cfg is not None:
+            if model_wrapper_cfg.get('type') not in MODEL_WRAPPERS.module_dict:
+                return super().wrap_model(model_wrapper_cfg, model)  # one of mmengine's
+            return MODEL_WRAPPERS.build(model_wrapper_cfg, default_args=dict(module=model))
         model = model.to(get_device())
         device_ids = [int(os.environ['LOCAL_RANK'])] if torch.cuda.is_available() else None
         return PatchDistributedDataParallel(
             module=model, device_ids=device_ids, broadcast_buffers=False,
             find_unused_parameters=self.cfg.get('find_unused_parameters', False))
 
+    def _init_model_weights(self) -> None:
+        """mmengine's, except for a sharded (FSDP) model: its wrapper initialised it."""
+        if not is_sharded(self._unwrapped_model()):
+            super()._init_model_weights()
+
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(PlainCheckpointHook())
 
+    def build_optim_wrapper(self, optim_wrapper):
+        """mmengine's; an optimizer of a sharded (FSDP) model loads whole moments as shards."""
+        built = super().build_optim_wrapper(optim_wrapper)
+        if built is not optim_wrapper and is_sharded(self._unwrapped_model()):
+            shard_loaded_optimizer_state(built.optimizer)
+        return built
+
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         """mmengine's save, to a temporary file that is then flushed and renamed."""
-        if '://' in str(out_dir):  # a remote storage backend: no local rename to make
-            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
-        path = Path(out_dir) / filename
-        super().save_checkpoint(out_dir, temporary_name(path).name, *args, **kwargs)
-        if is_main_process():
-            commit_file(temporary_name(path), path)
+        with self._whole_state_dicts():
+            if '://' in str(out_dir):  # a remote storage backend: no local rename to make
+                return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+            path = Path(out_dir) / filename
+            super().save_checkpoint(out_dir, temporary_name(path).name, *args, **kwargs)
+            if is_main_process():
+                commit_file(temporary_name(path), path)
+
+    def _unwrapped_model(self) -> torch.nn.Module:
+        return self.model.module if is_model_wrapper(self.model) else self.model
+
+    def _whole_state_dicts(self) -> AbstractContextManager:
+        """For a sharded (FSDP) model, gather the model, EMA and optimizer states on every rank
+        (rank 0 then saves them as whole tensors); for any other model, nothing."""
+        model = self._unwrapped_model()
+        if not is_sharded(model):
+            return nullcontext()
+        averages = [hook.ema_model for hook in self.hooks if isinstance(hook, EMAHook)]
+        optimizers = ([self.optim_wrapper.optimizer]
+                      if isinstance(self.optim_wrapper, OptimWrapper) else [])
+        return whole_state_dicts([model, *averages], optimizers)
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:  # noqa: B006 (mmengine's signature)
         trusted = bool(self.cfg.get('trust_checkpoint', False))
         checkpoint = load_checkpoint_file(filename, map_location, trusted)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        checkpoint = _load_checkpoint_to_model(self._unwrapped_model(), checkpoint, strict,
+                                               revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -1,7 +1,7 @@
 """A hook that writes a grid of samples into the work dir during training."""
 from pathlib import Path
 
-from mmengine.dist import master_only
+from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
 
@@ -38,9 +38,12 @@ class SampleGridHook(Hook):
         if self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner):
             self.save(runner)
 
-    @master_only
-    def save(self, runner) -> Path:
-        """Sample the grid now and write it; returns its path."""
+    def save(self, runner) -> Path | None:
+        """Sample the grid now and write it; returns its path (None on ranks other than 0).
+
+        Every rank samples the same grid: a sharded (FSDP) model needs all
+        ranks for each forward pass, and under DDP the others would wait anyway.
+        """
         ema_hooks = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]
         if ema_hooks:
             model = ema_hooks[0].ema_model.module
@@ -48,6 +51,8 @@ class SampleGridHook(Hook):
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         images = model.generate(range(self.seed, self.seed + self.num_images),
                                 num_steps=self.num_steps)
+        if not is_main_process():
+            return None
         name = f'iter_{runner.iter + 1:07d}.png'
         path = save_grid(images, Path(runner.work_dir) / 'samples' / name)
         runner.message_hub.update_info('sample_grid', str(path))

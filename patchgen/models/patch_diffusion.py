@@ -8,6 +8,7 @@ from mmengine.optim import OptimWrapper
 from torch import Tensor
 
 from patchgen.coords import coordinate_channels
+from patchgen.distributed import whole
 from patchgen.errors import PatchgenError
 from patchgen.images import quantize
 from patchgen.registry import BACKBONES, MODELS, NOISE_SCHEDULES, PATCH_SAMPLERS, SAMPLERS
@@ -188,7 +189,7 @@ class PatchDiffusion(BaseModel):
         if not optim_wrapper.should_update():  # accumulating gradients
             return log_vars
         grads = [param.grad for param in self.parameters() if param.grad is not None]
-        grad_norm = torch.nn.utils.get_total_norm(grads).detach()
+        grad_norm = whole(torch.nn.utils.get_total_norm(grads)).detach()  # FSDP: a DTensor
         scaled = getattr(optim_wrapper, 'loss_scaler', None) is not None
         finite = scaled or bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
         if finite:
