@@ -30,6 +30,21 @@ def shard(items: Sequence[T], rank: int, world_size: int) -> Sequence[T]:
     return items[rank::world_size]
 
 
+def gather_batches(batches: list[T], rank: int, world_size: int) -> list[T]:
+    """Every rank's results, in the global batch order, on every rank.
+
+    Rank r holds the results of global batches r, r + W, r + 2W, ... (the
+    batches :func:`shard` gives it); the list returned holds batch g at index g,
+    as one process would have made it.
+    """
+    if world_size == 1:
+        return batches
+    per_rank: list[list[T]] = [[] for _ in range(world_size)]
+    torch_dist.all_gather_object(per_rank, batches)
+    total = sum(len(part) for part in per_rank)
+    return [per_rank[index % world_size][index // world_size] for index in range(total)]
+
+
 def barrier() -> None:
     """Wait for every rank, when there is more than one."""
     if torch_dist.is_initialized():

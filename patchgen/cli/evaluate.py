@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import torch
 import typer
 from mmengine.dataset import BaseDataset
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from patchgen.distributed import gather_batches, init_from_torchrun
 from patchgen.errors import PatchgenError
 from patchgen.evaluation.features import SharedExtractor, extractor_config, reference_stats
 from patchgen.evaluation.metrics import FID, KID, GenerativeMetric, InceptionScore, PrecisionRecall
@@ -25,8 +27,9 @@ Generated = Annotated[str, typer.Argument(help='Generated images: a folder, .zip
                                                'dataset name or config file.')]
 Reference = Annotated[str, typer.Argument(help='Real images (as GENERATED) or a statistics '
                                                '.npz from `patchgen ref`.')]
-Num = Annotated[int | None, typer.Option(help='Images of each set to use (a seeded random '
-                                              'subset; default: all).')]
+Num = Annotated[int | None, typer.Option('--num', '-n', help='Images of each set to use (a '
+                                                           'seeded random subset; default: '
+                                                           'all). Under torchrun, use -n.')]
 Batch = Annotated[int, typer.Option(help='Images per feature-extraction batch.')]
 Features = Annotated[str, typer.Option(help="'inception' (TF-Inception), a classifier .pth "
                                             "from `patchgen features train`, or a registered "
@@ -43,7 +46,12 @@ Json = Annotated[bool, typer.Option('--json', help='Print the results as one JSO
 def compute_metrics(generated: str, reference: str | None, names: list[str], num: int | None,
                     batch: int, features: str, weights: str | None, download: bool,
                     device: str | None, splits: int = 10) -> dict[str, float]:
-    """Compute the named metrics (fid, kid, is, pr) of GENERATED against REFERENCE."""
+    """Compute the named metrics (fid, kid, is, pr) of GENERATED against REFERENCE.
+
+    Under torchrun, each rank extracts the features of every N-th batch and
+    rank 0 computes the metrics from all of them, in the order of one process
+    (the other ranks return an empty dict).
+    """
     unknown = [n for n in names if n not in METRIC_CLASSES]
     if unknown:
         raise PatchgenError(f'unknown metrics {", ".join(unknown)}: choose from '
@@ -66,12 +74,14 @@ def compute_metrics(generated: str, reference: str | None, names: list[str], num
             reference_set = open_images(reference)
     if 'is' in names and features == 'inception' and weights is None:
         weights = str(resolve_is_weights(None))  # only pytorch-fid's file has the 1008 classes
+    rank, world_size = init_from_torchrun()
     device = torch.device(device or default_device())
     cfg = extractor_config(features, weights, download)
     extractor = SharedExtractor.get(cfg)
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, disable=rank > 0) as progress:
         if reference_set is not None:
-            stats = _stats_of(extractor, reference, reference_set, num, batch, device, progress)
+            stats = _stats_of(extractor, reference, reference_set, num, batch, device, progress,
+                              rank, world_size)
         kwargs = dict(features=cfg, reference=stats)
         metrics = [METRIC_CLASSES[n](num_splits=splits, **kwargs) if n == 'is'
                    else METRIC_CLASSES[n](**kwargs) for n in names]
@@ -79,27 +89,45 @@ def compute_metrics(generated: str, reference: str | None, names: list[str], num
             if metric.needs_reference:
                 metric.reference()
         task = progress.add_task(f'features of {generated}', total=num or len(generated_set))
-        for images in image_batches(generated_set, num, batch):
+        sizes = []
+        for images in image_batches(generated_set, num, batch, rank=rank, world_size=world_size):
             samples = list(images.to(device))  # one list shared by all metrics: one network run
             for metric in metrics:
                 metric.process(None, samples)
-            progress.advance(task, len(samples))
+            sizes.append(len(samples))
+            progress.advance(task, len(samples) * world_size)
     results: dict[str, float] = {}
     for metric in metrics:
-        results.update(metric.compute_metrics(metric.results))
+        gathered = _gather_results(metric.results, sizes, rank, world_size)
+        if rank == 0:
+            results.update(metric.compute_metrics(gathered))
     return results
 
 
+def _gather_results(results: list, sizes: list[int], rank: int, world_size: int) -> list:
+    """A metric's per-image results from every rank (each holding the batches of these
+    ``sizes``), in the order of one process."""
+    bounds = np.cumsum([0, *sizes]).tolist()
+    batches = [results[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+    return [item for batch in gather_batches(batches, rank, world_size) for item in batch]
+
+
 def _stats_of(extractor: SharedExtractor, name: str, dataset: BaseDataset, num: int | None,
-              batch: int, device: torch.device, progress: Progress) -> ReferenceStats:
-    """Reference statistics (with features) of an image set."""
+              batch: int, device: torch.device, progress: Progress, rank: int = 0,
+              world_size: int = 1) -> ReferenceStats:
+    """Reference statistics (with features) of an image set; each rank reads its batches."""
     task = progress.add_task(f'features of {name}', total=num or len(dataset))
-    batches = (images.to(device) for images in image_batches(dataset, num, batch))
-    return reference_stats(extractor, batches, progress=lambda n: progress.advance(task, n))
+    batches = (images.to(device) for images in image_batches(dataset, num, batch, rank=rank,
+                                                             world_size=world_size))
+    return reference_stats(extractor, batches, rank=rank, world_size=world_size,
+                           progress=lambda n: progress.advance(task, n * world_size))
 
 
 def show(results: dict[str, float], as_json: bool) -> None:
-    """Print a table of results, and with ``--json`` one JSON object as the last line."""
+    """Print a table of results, and with ``--json`` one JSON object as the last line (on rank
+    0 only, under torchrun)."""
+    if not results:
+        return
     table = Table(show_header=True)
     table.add_column('metric')
     table.add_column('value', justify='right')
@@ -152,12 +180,20 @@ def ref(dataset: Annotated[str, typer.Argument(help='Real images: a folder, .zip
         keep_features: Annotated[bool, typer.Option(help='Also store the features, which KID '
                                                          'and precision/recall need.')] = False
         ) -> None:
-    """Reference statistics (mu, sigma) of DATASET for FID, labelled with the extractor."""
+    """Reference statistics (mu, sigma) of DATASET for FID, labelled with the extractor.
+
+    Under torchrun, each rank extracts the features of every N-th batch; rank 0
+    writes the same file as one process would.
+    """
     images = open_images(dataset)
+    rank, world_size = init_from_torchrun()
     extractor = SharedExtractor.get(extractor_config(features, weights, download))
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, disable=rank > 0) as progress:
         stats = _stats_of(extractor, dataset, images, num, batch,
-                          torch.device(device or default_device()), progress)
+                          torch.device(device or default_device()), progress, rank,
+                          world_size)
+    if rank > 0:
+        return
     if not keep_features:
         stats.features = None
     stats.save(out)

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
+from patchgen.distributed import gather_batches
 from patchgen.errors import PatchgenError
 from patchgen.registry import FEATURE_EXTRACTORS
 
@@ -68,9 +69,13 @@ class SharedExtractor:
 
 
 def extract(extractor: SharedExtractor, batches: Iterable[torch.Tensor],
-            progress: Callable[[int], None] | None = None,
-            need_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+            progress: Callable[[int], None] | None = None, need_logits: bool = False,
+            rank: int = 0, world_size: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """Run an extractor over (B, C, H, W) uint8 image batches.
+
+    With ``world_size`` ranks, ``batches`` are this rank's share (from
+    ``image_batches(..., rank, world_size)``), and every rank returns the
+    features of all of them in the order one process would have.
 
     Returns:
         features (N, D) float32 and logits (N, K) float32 (None unless ``need_logits``).
@@ -83,16 +88,21 @@ def extract(extractor: SharedExtractor, batches: Iterable[torch.Tensor],
             logits.append(out.logits.float().cpu().numpy())
         if progress is not None:
             progress(len(images))
+    features = gather_batches(features, rank, world_size)
+    logits = gather_batches(logits, rank, world_size)
     if not features:
         raise PatchgenError('no images to evaluate: the source is empty')
     return np.concatenate(features), (np.concatenate(logits) if need_logits else None)
 
 
 def reference_stats(extractor: SharedExtractor, batches: Iterable[torch.Tensor],
-                    keep_features: bool = True,
-                    progress: Callable[[int], None] | None = None) -> ReferenceStats:
-    """Feature statistics of a reference image set, labelled with the extractor that made them."""
-    features, _ = extract(extractor, batches, progress)
+                    keep_features: bool = True, progress: Callable[[int], None] | None = None,
+                    rank: int = 0, world_size: int = 1) -> ReferenceStats:
+    """Feature statistics of a reference image set, labelled with the extractor that made them.
+
+    With ``world_size`` ranks, ``batches`` are this rank's share (see :func:`extract`).
+    """
+    features, _ = extract(extractor, batches, progress, rank=rank, world_size=world_size)
     mu, sigma = feature_statistics(features)
     network = extractor.network
     return ReferenceStats(mu=mu, sigma=sigma, extractor=type(network).__name__,

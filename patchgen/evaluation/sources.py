@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import init_default_scope
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from patchgen.config import load_config
 from patchgen.datasets import open_source
+from patchgen.distributed import shard
 from patchgen.errors import PatchgenError
 from patchgen.registry import DATASETS
 
@@ -42,23 +43,27 @@ def stack_images(items: list[dict]) -> torch.Tensor:
 
 
 def image_batches(dataset: BaseDataset, num: int | None = None, batch_size: int = 64,
-                  seed: int = 0) -> Iterator[torch.Tensor]:
+                  seed: int = 0, rank: int = 0, world_size: int = 1) -> Iterator[torch.Tensor]:
     """Yield (B, C, H, W) uint8 batches of ``num`` images of ``dataset`` (all by default).
 
     A subset is a seeded random draw, not the first images, because datasets
-    such as MNIST-5k are sorted by label.
+    such as MNIST-5k are sorted by label. With ``world_size`` ranks, this rank
+    reads only batches ``rank, rank + world_size, ...`` of that same sequence
+    (:func:`patchgen.distributed.gather_batches` puts the results back in order).
     """
     if batch_size < 1:
         raise PatchgenError(f'--batch must be at least 1, got {batch_size}')
+    indices = list(range(len(dataset)))
     if num is not None:
         if num < 1:
             raise PatchgenError(f'--num must be at least 1, got {num}')
         if num > len(dataset):
             raise PatchgenError(f'the source holds {len(dataset)} images, fewer than --num {num}')
         if num < len(dataset):
-            indices = np.random.default_rng(seed).permutation(len(dataset))[:num]
-            dataset = Subset(dataset, sorted(indices.tolist()))
-    yield from DataLoader(dataset, batch_size=batch_size, collate_fn=stack_images)
+            indices = sorted(np.random.default_rng(seed).permutation(len(dataset))[:num].tolist())
+    batches = [indices[start:start + batch_size] for start in range(0, len(indices), batch_size)]
+    yield from DataLoader(dataset, batch_sampler=shard(batches, rank, world_size),
+                          collate_fn=stack_images)
 
 
 def is_stats_file(source: str) -> bool:
