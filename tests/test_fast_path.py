@@ -65,6 +65,42 @@ def test_fp16_is_refused_on_the_cpu_and_unknown_dtypes_anywhere() -> None:
     assert isinstance(wrapper, OptimWrapper)
 
 
+def test_grad_scaler_path_unscales_before_clipping_and_skips_overflow() -> None:
+    """The fp16 step's loss-scaling logic, run on the CPU with torch's CPU GradScaler (fp16
+    autocast itself is GPU-only in patchgen)."""
+    def scaled_wrapper(net: torch.nn.Module) -> AutocastOptimWrapper:
+        wrapper = AutocastOptimWrapper(dtype='float16', clip_grad=dict(max_norm=0.5),
+                                       optimizer=torch.optim.SGD(net.parameters(), lr=0.1))
+        wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.0)
+        return wrapper
+
+    def loss_of(net: torch.nn.Module) -> torch.Tensor:
+        return sum((param * (index + 1)).square().sum()
+                   for index, param in enumerate(net.parameters()))
+
+    torch.manual_seed(0)
+    scaled, plain = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    plain.load_state_dict(scaled.state_dict())
+    wrapper = scaled_wrapper(scaled)
+    wrapper.backward(loss_of(scaled))
+    assert torch.allclose(scaled.weight.grad, 1024 * 2 * scaled.weight.detach())  # scaled
+    wrapper.step()
+    reference = OptimWrapper(torch.optim.SGD(plain.parameters(), lr=0.1),
+                             clip_grad=dict(max_norm=0.5))
+    reference.update_params(loss_of(plain))  # the same step on unscaled gradients
+    for a, b in zip(scaled.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b)
+    wrapper.zero_grad()
+    before = [param.detach().clone() for param in scaled.parameters()]
+    wrapper.backward(loss_of(scaled) * float('inf'))  # an overflowing step
+    wrapper.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, scaled.parameters()))  # skipped
+    assert wrapper.state_dict()['loss_scaler']['scale'] == 512.0  # and the scale halved
+    restored = scaled_wrapper(torch.nn.Linear(4, 3))
+    restored.load_state_dict(wrapper.state_dict())
+    assert restored.loss_scaler.get_scale() == 512.0
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='fp16 with a GradScaler needs CUDA')
 def test_fp16_grad_scaler_on_cuda_round_trips_its_state() -> None:
     net = model().cuda()
