@@ -215,6 +215,55 @@ def test_two_rank_sampling_writes_the_files_of_one_process(tmp_path: Path) -> No
 
 
 
+# Trains 2 steps with an in-training evaluation of 5 seeds on every rank; a metric records the
+# images that mmengine's evaluator hands rank 0 after gathering them from all ranks.
+VAL_AND_RECORD = '''
+import sys, torch
+from mmengine.evaluator import BaseMetric
+from patchgen.cli.train import run_training
+from patchgen.registry import METRICS
+@METRICS.register_module()
+class RecordSamples(BaseMetric):
+    def process(self, data_batch, data_samples):
+        self.results.extend(sample.clone() for sample in data_samples)
+    def compute_metrics(self, results):
+        torch.save(torch.stack(results), sys.argv[1] + '/val_images.pth')
+        return {'recorded': len(results)}
+run_training(sys.argv[2], sys.argv[1], cfg_options=sys.argv[3:], launcher='pytorch')
+'''
+
+
+VAL_CONFIG = f'''
+_base_ = [{QUICKSTART!r}, {str(ROOT / 'configs/_base_/evaluation/fid_inception.py')!r}]
+val_dataloader = dict(batch_size=2, dataset=dict(num=5))  # rank 1 gets seeds 1, 3 and a pad
+val_evaluator = [dict(type='RecordSamples')]  # a list replaces the base's
+train_cfg = dict(max_iters=2, val_interval=2)
+'''
+
+
+@needs_mlxtend
+def test_in_training_evaluation_gathers_every_seed_from_all_ranks_in_order(
+        tmp_path: Path) -> None:
+    script, config = tmp_path / 'val_and_record.py', tmp_path / 'val.py'
+    script.write_text(VAL_AND_RECORD)
+    config.write_text(VAL_CONFIG)
+    work = tmp_path / 'work'
+    result = torchrun(str(script), str(work), str(config),
+                      *tiny_options(**{'default_hooks.checkpoint.interval': 2,
+                                       'train_cfg.max_iters': 2})[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    gathered = torch.load(work / 'val_images.pth')  # (5, 1, 32, 32) uint8, from both ranks
+    # The same seeds sampled in one process from the checkpoint's EMA weights.
+    sampled = patchgen('sample', str(work / 'iter_2.pth'), '-n', '5', '--seed', '0',
+                       '--batch', '2', '--out', str(tmp_path / 'samples'))
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    pngs = sorted((tmp_path / 'samples').glob('*.png'))
+    expected = torch.from_numpy(np.stack([np.array(Image.open(path)) for path in pngs]))
+    assert gathered.shape == (5, 1, 32, 32)
+    difference = (gathered[:, 0].int() - expected.int()).abs()
+    assert difference.max() <= 1 and difference.float().mean() < 0.01  # rounding at most
+
+
 @needs_mlxtend
 @needs_fid_helper
 def test_two_rank_feature_extraction_gives_the_results_of_one_process(tmp_path: Path) -> None:
