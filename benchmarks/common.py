@@ -1,8 +1,18 @@
-"""What the benchmark scripts share: the machine's description and device synchronisation."""
+"""What the benchmark scripts share: common options, the machine's description, device sync."""
+import argparse
 import platform
 from pathlib import Path
 
 import torch
+
+
+def benchmark_parser(doc: str, device: bool = True) -> argparse.ArgumentParser:
+    """A parser described by the first paragraph of ``doc``, with ``--json`` (and ``--device``)."""
+    parser = argparse.ArgumentParser(description=doc.split('\n\n')[0])
+    if device:
+        parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
+    parser.add_argument('--json', action='store_true', help='print one JSON object last')
+    return parser
 
 
 def cpu_name() -> str:

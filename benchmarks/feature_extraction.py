@@ -21,19 +21,17 @@ from torch import Tensor
 from patchgen.evaluation.inception import TFInception, inception_input
 from patchgen.evaluation.weights import installed_fid_helper_weights, is_torchscript
 
-from common import machine_line, synchronize
+from common import benchmark_parser, machine_line, synchronize
 
 QUICK_NUM = 16
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument('--num', type=int, default=256, help='images to time (default 256)')
     parser.add_argument('--batch', type=int, default=64, help='batch size (default 64)')
     parser.add_argument('--quick', action='store_true', help=f'smoke test on {QUICK_NUM} images')
     parser.add_argument('--weights', help="fid-helper's default_1.pt (default: the installed one)")
-    parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
-    parser.add_argument('--json', action='store_true', help='print one JSON object last')
     return parser.parse_args()
 
 

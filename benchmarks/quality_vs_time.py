@@ -29,7 +29,7 @@ from patchgen.images import quantize
 from patchgen.inference import load_model
 from patchgen.registry import DATASETS
 
-from common import machine_line
+from common import benchmark_parser, machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {'patch': ROOT / 'configs' / 'fmnist32_patch.py',
@@ -38,7 +38,7 @@ REFERENCE = dict(type='FashionMNIST', split='test', pipeline=[dict(type='CenterP
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = benchmark_parser(__doc__, device=False)
     parser.add_argument('--minutes', type=float, default=20, help='training budget per run')
     parser.add_argument('--snapshots', type=int, default=2, help='checkpoints per run')
     parser.add_argument('--num-samples', type=int, default=1000, help='samples per checkpoint')
@@ -46,7 +46,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--classifier', help='Fashion-MNIST classifier (.pth) for fd_fmnist')
     parser.add_argument('--work-dir', default='work_dirs/quality_vs_time')
     parser.add_argument('--quick', action='store_true', help='a tiny smoke test of the script')
-    parser.add_argument('--json', action='store_true', help='print one JSON object last')
     return parser.parse_args()
 
 

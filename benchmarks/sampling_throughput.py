@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from common import machine_line, synchronize
+from common import benchmark_parser, machine_line, synchronize
 from train_throughput import DEFAULTS, build_model
 
 QUICK = dict(resolutions=[16], num=4, batch=2, steps=2)
@@ -26,7 +26,7 @@ VARIANTS = {'defaults': dict(channels_last=DEFAULTS['channels_last'], bf16=False
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument('--resolutions', type=int, nargs='+', default=[32, 64],
                         help='image resolutions (default 32 64)')
     parser.add_argument('--num', type=int, default=64, help='images per variant (default 64)')
@@ -34,8 +34,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=18, help='Heun steps (default 18)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke test: 16px, 4 images in batches of 2, 2 steps')
-    parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
-    parser.add_argument('--json', action='store_true', help='print one JSON object last')
     args = parser.parse_args()
     if args.quick:
         vars(args).update(QUICK)

@@ -54,7 +54,7 @@ from patchgen.models.patch_diffusion import PatchDiffusion
 from patchgen.patches import RandomMultiScale
 from patchgen.registry import MODELS
 
-from common import machine_line, synchronize
+from common import benchmark_parser, machine_line, synchronize
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = Config.fromfile(ROOT / 'configs' / '_base_' / 'models' / 'ddpmpp.py')
@@ -111,7 +111,7 @@ COMPILE = Variant('compile', compile=True)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument('--resolutions', type=int, nargs='+', default=[16, 32, 64],
                         help='image resolutions R (default 16 32 64)')
     parser.add_argument('--batch', type=int, default=32, help='images per data batch (default 32)')
@@ -126,8 +126,6 @@ def parse_args() -> argparse.Namespace:
                         help='also time torch.compile (minutes of compiling per patch size)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke test: 16px, batch 8, 1 warm-up and 2 timed steps, 4 loss steps')
-    parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
-    parser.add_argument('--json', action='store_true', help='print one JSON object last')
     args = parser.parse_args()
     if args.quick:
         vars(args).update(QUICK)
