@@ -1,12 +1,12 @@
 """Loading configs, applying ``--cfg-options`` overrides, and the bundled configs."""
 import difflib
+import functools
 import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from patchgen.errors import PatchgenError
 from patchgen.registry import ALL_REGISTRIES, SCOPE_ONLY
@@ -26,11 +26,14 @@ def parse_cfg_options(items: Sequence[str]) -> dict:
     return options
 
 
-# Top-level keys a config may add although no bundled config sets them (the Runner reads the
-# last three from the config itself).
-RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {
-    'runner_type', 'default_scope', 'trust_checkpoint', 'custom_imports', 'model_wrapper_cfg',
-    'find_unused_parameters', 'sync_bn'}
+@functools.cache
+def runner_keys() -> frozenset[str]:
+    """Top-level keys a config may add although no bundled config sets them (the Runner reads
+    the last three from the config itself)."""
+    from mmengine.runner import Runner  # here, not at the top: it is slow to import
+    return frozenset(inspect.signature(Runner.__init__).parameters) | {
+        'runner_type', 'default_scope', 'trust_checkpoint', 'custom_imports', 'model_wrapper_cfg',
+        'find_unused_parameters', 'sync_bn'}
 
 
 def component_class(type_name: Any) -> type | None:
@@ -87,8 +90,8 @@ def check_override(cfg: Config, key: str, value: Any) -> None:
             node = node[name]
             continue
         if depth == 0:
-            if name not in RUNNER_KEYS:
-                raise unknown_key_error(key, where, name, set(node) | RUNNER_KEYS)
+            if name not in runner_keys():
+                raise unknown_key_error(key, where, name, set(node) | runner_keys())
         elif 'type' in node:
             cls = component_class(node['type'])
             options = accepted_options(cls) if cls is not None else None
