@@ -242,15 +242,18 @@ train_cfg = dict(max_iters=2, val_interval=2)
 
 
 @needs_mlxtend
+@pytest.mark.parametrize('wrapper', ['PatchDistributedDataParallel',
+                                     'PatchFullyShardedDataParallel'])
 def test_in_training_evaluation_gathers_every_seed_from_all_ranks_in_order(
-        tmp_path: Path) -> None:
+        tmp_path: Path, wrapper: str) -> None:
     script, config = tmp_path / 'val_and_record.py', tmp_path / 'val.py'
     script.write_text(VAL_AND_RECORD)
     config.write_text(VAL_CONFIG)
     work = tmp_path / 'work'
     result = torchrun(str(script), str(work), str(config),
                       *tiny_options(**{'default_hooks.checkpoint.interval': 2,
-                                       'train_cfg.max_iters': 2})[1:])
+                                       'train_cfg.max_iters': 2,
+                                       'model_wrapper_cfg.type': wrapper})[1:])
     assert result.returncode == 0, result.stderr[-3000:]
     gathered = torch.load(work / 'val_images.pth')  # (5, 1, 32, 32) uint8, from both ranks
     # The same seeds sampled in one process from the checkpoint's EMA weights.

@@ -1,6 +1,7 @@
 """Training machinery: the loop, hooks, the runner and checkpoint handling."""
 from .checkpoint import PlainCheckpointHook, load_checkpoint_file
 from .checkpoint_hook import SafeCheckpointHook
+from .ddp import PatchDistributedDataParallel
 from .ema import HalfLifeEMA, HalfLifeEMAHook
 from .fsdp import PatchFullyShardedDataParallel
 from .loops import PatchTrainLoop, StepBatches
@@ -12,6 +13,6 @@ from .time_budget_hook import TimeBudgetHook
 
 __all__ = ['AutocastOptimWrapper', 'PlainCheckpointHook', 'SafeCheckpointHook',
            'load_checkpoint_file', 'HalfLifeEMA', 'HalfLifeEMAHook', 'NonFiniteGuardHook',
-           'PatchFullyShardedDataParallel',
+           'PatchDistributedDataParallel', 'PatchFullyShardedDataParallel',
            'PatchTrainLoop', 'StepBatches', 'PatchgenRunner', 'build_runner', 'SampleGridHook',
            'TimeBudgetHook']

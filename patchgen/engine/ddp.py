@@ -2,22 +2,31 @@
 from mmengine.model import MMDistributedDataParallel
 from torch import nn
 
+from patchgen.registry import MODEL_WRAPPERS
 
+
+@MODEL_WRAPPERS.register_module()
 class PatchDistributedDataParallel(MMDistributedDataParallel):
     """mmengine's DDP wrapper that runs PatchDiffusion's own train step, on CUDA or CPU.
 
     The step (skipping non-finite steps, gradient accumulation through
     ``no_sync``) is the model's; only its forward pass goes through DDP, so the
-    gradients are averaged over ranks. On the CPU, DDP takes no device ids.
+    gradients are averaged over ranks. On the CPU, DDP takes no device ids; on
+    a GPU, the module's device is the default.
 
     Args:
         module: The PatchDiffusion model, already on its device.
-        **kwargs: DistributedDataParallel's (``device_ids``, ``broadcast_buffers``, ...).
+        **kwargs: DistributedDataParallel's (``find_unused_parameters``, ...);
+            ``broadcast_buffers`` is False unless given.
     """
 
     def __init__(self, module: nn.Module, **kwargs) -> None:
-        if next(module.parameters()).device.type == 'cpu':
+        device = next(module.parameters()).device
+        if device.type == 'cpu':
             kwargs['device_ids'] = None
+        else:
+            kwargs.setdefault('device_ids', [device.index])
+        kwargs.setdefault('broadcast_buffers', False)
         super().__init__(module=module, **kwargs)
 
     def train_step(self, data: dict, optim_wrapper) -> dict:

@@ -1,5 +1,4 @@
 """patchgen's Runner: mmengine's, with crash-safe checkpoints that load as weights only."""
-import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from .checkpoint import (
     resume_candidates,
     temporary_name,
 )
-from .ddp import PatchDistributedDataParallel
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
 
 
@@ -55,18 +53,15 @@ class PatchgenRunner(Runner):
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
         """mmengine's, but distributed training defaults to PatchDistributedDataParallel, and
-        patchgen's own wrappers (``PatchFullyShardedDataParallel``) are found by name."""
+        patchgen's wrappers (``PatchFullyShardedDataParallel``) are found by name."""
         if not self.distributed:
             return super().wrap_model(model_wrapper_cfg, model)
-        if model_wrapper_cfg is not None:
-            if model_wrapper_cfg.get('type') not in MODEL_WRAPPERS.module_dict:
-                return super().wrap_model(model_wrapper_cfg, model)  # one of mmengine's
-            return MODEL_WRAPPERS.build(model_wrapper_cfg, default_args=dict(module=model))
-        model = model.to(get_device())
-        device_ids = [int(os.environ['LOCAL_RANK'])] if torch.cuda.is_available() else None
-        return PatchDistributedDataParallel(
-            module=model, device_ids=device_ids, broadcast_buffers=False,
+        cfg = model_wrapper_cfg or dict(
+            type='PatchDistributedDataParallel',
             find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+        if cfg.get('type') not in MODEL_WRAPPERS.module_dict:
+            return super().wrap_model(cfg, model)  # one of mmengine's wrappers
+        return MODEL_WRAPPERS.build(cfg, default_args=dict(module=model.to(get_device())))
 
     def _init_model_weights(self) -> None:
         """mmengine's, except for a sharded (FSDP) model: its wrapper initialised it."""
