@@ -3,7 +3,7 @@
 Each rank keeps 1/N of every parameter, gradient and Adam moment, and of the
 EMA weights. Checkpoints are the same files as in single-process and DDP
 training (whole tensors, written by rank 0), so `patchgen sample` reads them
-and a run can resume with another number of ranks. Saving gathers each
+in one process. Saving gathers each
 sharded tensor on every rank first (:func:`whole_state_dicts`); loading
 slices the whole tensors on each rank (load pre-hooks), with no communication.
 """
