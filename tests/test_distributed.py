@@ -334,3 +334,19 @@ def test_fsdp_checkpoint_resumes_exactly_and_holds_whole_tensors(tmp_path: Path)
                        '--class-label', '3', '--out', str(tmp_path / 'samples'))
     assert sampled.returncode == 0, sampled.stderr[-3000:]
     assert len(list((tmp_path / 'samples').glob('*.png'))) == 2
+
+
+@needs_mlxtend
+def test_time_budget_stops_every_rank_at_the_same_step(tmp_path: Path) -> None:
+    # Ranks' own clocks may cross the budget at different steps, and a rank that stopped
+    # alone would leave the other waiting in its next all-reduce; the hook uses rank 0's
+    # clock. This checks that a 2-rank budgeted run ends, with its snapshot.
+    work = tmp_path / 'work'
+    result = torchrun('-m', 'patchgen', 'train', QUICKSTART, '--launcher', 'pytorch',
+                      '--work-dir', str(work), *tiny_options(**{
+                          'train_cfg.max_iters': 100000,
+                          'default_hooks.time_budget.type': 'TimeBudgetHook',
+                          'default_hooks.time_budget.seconds': 4}))
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(work / 'time_1.pth', weights_only=False)
+    assert 0 < checkpoint['meta']['iter'] < 100000

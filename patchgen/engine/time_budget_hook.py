@@ -1,6 +1,7 @@
 """A hook that trains for a wall-clock budget and snapshots checkpoints along the way."""
 import time
 
+from mmengine.dist import broadcast_object_list
 from mmengine.hooks import Hook
 
 from patchgen.errors import PatchgenError
@@ -38,7 +39,9 @@ class TimeBudgetHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
                          outputs: dict | None = None) -> None:
-        elapsed = time.perf_counter() - self.start
+        shared = [time.perf_counter() - self.start]
+        broadcast_object_list(shared)  # rank 0's clock: every rank saves and stops at one step
+        elapsed = shared[0]
         due = int(elapsed / self.seconds * self.snapshots)  # snapshots whose time has come
         while self.saved < min(due, self.snapshots):
             self.saved += 1
