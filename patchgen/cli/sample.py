@@ -64,8 +64,6 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     if steps is not None and steps < 1:
         raise PatchgenError(f'--steps must be at least 1, got {steps}')
     rank, world_size = init_from_torchrun()
-    if device is None and torch.cuda.is_available() and world_size > 1:
-        device = f'cuda:{torch.cuda.current_device()}'
     model = load_model(checkpoint, device or default_device(), trust_checkpoint)
     seeds = shard(range(seed, seed + num), rank, world_size)
 
