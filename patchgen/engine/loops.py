@@ -1,8 +1,6 @@
 """The training loop whose iterations are Patch Diffusion optimizer steps."""
-import random
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
@@ -11,14 +9,7 @@ from mmengine.runner import IterBasedTrainLoop
 from patchgen.errors import PatchgenError
 from patchgen.patches import PatchSampler
 from patchgen.registry import LOOPS
-
-
-def reseed_global_rngs(seed: int, step: int, rank: int) -> None:
-    """Seed Python's, numpy's and torch's global generators from (seed, step, rank)."""
-    state = int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
-    random.seed(state)
-    np.random.seed(state)
-    torch.manual_seed(state)
+from patchgen.seeding import reseed_global_rngs
 
 
 def merge_batches(batches: list[dict]) -> dict:
