@@ -14,6 +14,11 @@ def quantize(images: Tensor) -> Tensor:
     return (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
+def dequantize(pixels: Tensor) -> Tensor:
+    """uint8 pixels (any shape) -> float32 images in [-1, 1]: 0 -> -1, 255 -> 1 (see quantize)."""
+    return pixels.float() / 127.5 - 1
+
+
 def to_uint8(images: Tensor) -> np.ndarray:
     """(N, C, H, W) images in [-1, 1] -> (N, H, W, C) uint8 numpy, rounded and clipped."""
     return quantize(images).cpu().permute(0, 2, 3, 1).numpy()
@@ -34,7 +39,7 @@ def read_pngs(paths: Sequence[Path]) -> Tensor:
     """(N, C, H, W) images in [-1, 1] from PNG files that ``save_pngs`` wrote (exact round trip)."""
     pixels = np.stack([np.array(Image.open(path)) for path in paths])  # (N, H, W[, C]) uint8
     images = torch.from_numpy(pixels if pixels.ndim == 4 else pixels[..., None])
-    return images.permute(0, 3, 1, 2).float() / 127.5 - 1
+    return dequantize(images.permute(0, 3, 1, 2))
 
 
 def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:

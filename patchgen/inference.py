@@ -4,12 +4,11 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from patchgen.engine.checkpoint import load_checkpoint_file
 from patchgen.errors import PatchgenError
 from patchgen.images import save_pngs
-from patchgen.registry import MODELS
+from patchgen.registry import MODELS, build_in_scope
 
 
 def default_device() -> torch.device:
@@ -31,8 +30,7 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
         raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
                             f'by `patchgen train`')
     cfg = Config.fromstring(cfg_text, file_format='.py')
-    init_default_scope(cfg.get('default_scope', 'patchgen'))
-    model = MODELS.build(cfg.model)
+    model = build_in_scope(MODELS, cfg.model, cfg.get('default_scope'))
     model.load_state_dict(state['state_dict'])
     return model.to(device).eval()
 

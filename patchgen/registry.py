@@ -7,6 +7,8 @@ registry imports its modules lazily from ``locations`` on first use.
 
 Register your own part in one line, e.g. ``@BACKBONES.register_module()``.
 """
+from typing import Any
+
 from mmengine import registry as mmengine_registry
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
@@ -15,7 +17,7 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import Registry
+from mmengine.registry import Registry, init_default_scope
 
 SCOPE = 'patchgen'
 
@@ -75,3 +77,9 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'MODEL_WRAPPERS': MODEL_WRAPPERS,
 }
 
+
+def build_in_scope(registry: Registry, cfg: dict, scope: str | None = None) -> Any:
+    """Build ``cfg`` from ``registry`` with ``scope`` (None: patchgen's) as mmengine's default
+    scope, which stays set afterwards, as the Runner and the parts it builds expect."""
+    init_default_scope(scope or SCOPE)
+    return registry.build(cfg)

@@ -7,15 +7,13 @@ import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from patchgen.config import check_counts
 from patchgen.errors import PatchgenError
-from patchgen.registry import MODEL_WRAPPERS, RUNNERS
+from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
 from .checkpoint import (
     PlainCheckpointHook,
@@ -25,6 +23,7 @@ from .checkpoint import (
     temporary_name,
 )
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
+from .wrappers import unwrap_model
 
 
 @RUNNERS.register_module()
@@ -65,7 +64,7 @@ class PatchgenRunner(Runner):
 
     def _init_model_weights(self) -> None:
         """mmengine's, except for a sharded (FSDP) model: its wrapper initialised it."""
-        if not is_sharded(self._unwrapped_model()):
+        if not is_sharded(unwrap_model(self.model)):
             super()._init_model_weights()
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
@@ -75,7 +74,7 @@ class PatchgenRunner(Runner):
     def build_optim_wrapper(self, optim_wrapper):
         """mmengine's; an optimizer of a sharded (FSDP) model loads whole moments as shards."""
         built = super().build_optim_wrapper(optim_wrapper)
-        if built is not optim_wrapper and is_sharded(self._unwrapped_model()):
+        if built is not optim_wrapper and is_sharded(unwrap_model(self.model)):
             shard_loaded_optimizer_state(built.optimizer)
         return built
 
@@ -89,13 +88,10 @@ class PatchgenRunner(Runner):
             if is_main_process():
                 commit_file(temporary_name(path), path)
 
-    def _unwrapped_model(self) -> torch.nn.Module:
-        return self.model.module if is_model_wrapper(self.model) else self.model
-
     def _whole_state_dicts(self) -> AbstractContextManager:
         """For a sharded (FSDP) model, gather the model, EMA and optimizer states on every rank
         (rank 0 then saves them as whole tensors); for any other model, nothing."""
-        model = self._unwrapped_model()
+        model = unwrap_model(self.model)
         if not is_sharded(model):
             return nullcontext()
         averages = [hook.ema_model for hook in self.hooks if isinstance(hook, EMAHook)]
@@ -108,7 +104,7 @@ class PatchgenRunner(Runner):
         trusted = bool(self.cfg.get('trust_checkpoint', False))
         checkpoint = load_checkpoint_file(filename, map_location, trusted)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        checkpoint = _load_checkpoint_to_model(self._unwrapped_model(), checkpoint, strict,
+        checkpoint = _load_checkpoint_to_model(unwrap_model(self.model), checkpoint, strict,
                                                revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
@@ -142,5 +138,4 @@ class PatchgenRunner(Runner):
 def build_runner(cfg) -> Runner:
     """Build the runner a config asks for (``runner_type``) under its default scope."""
     check_counts(cfg)
-    init_default_scope(cfg.get('default_scope', 'patchgen'))
-    return RUNNERS.build(cfg)
+    return build_in_scope(RUNNERS, cfg, cfg.get('default_scope'))

@@ -3,10 +3,11 @@ from pathlib import Path
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
-from mmengine.model import is_model_wrapper
 
 from patchgen.images import save_grid
 from patchgen.registry import HOOKS
+
+from .wrappers import unwrap_model
 
 
 @HOOKS.register_module()
@@ -48,7 +49,7 @@ class SampleGridHook(Hook):
         if ema_hooks:
             model = ema_hooks[0].ema_model.module
         else:
-            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            model = unwrap_model(runner.model)
         images = model.generate(range(self.seed, self.seed + self.num_images),
                                 num_steps=self.num_steps)
         if not is_main_process():

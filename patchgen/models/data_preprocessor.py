@@ -1,6 +1,7 @@
 """Turns a collated batch into model inputs."""
 from mmengine.model import BaseDataPreprocessor
 
+from patchgen.images import dequantize
 from patchgen.registry import MODELS
 
 
@@ -16,5 +17,5 @@ class DiffusionDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         if 'inputs' in data:
-            data['inputs'] = data['inputs'].float() / 127.5 - 1  # (N, C, H, W) in [-1, 1]
+            data['inputs'] = dequantize(data['inputs'])  # (N, C, H, W) in [-1, 1]
         return data
