@@ -11,6 +11,7 @@ from patchgen.backbones.dit import DIT_ARCHS, parse_arch
 from patchgen.coords import coordinate_channels
 from patchgen.errors import PatchgenError
 from patchgen.registry import BACKBONES, MODELS
+from patchgen.testing import BackboneContract
 
 R = 16  # training canvas of the tiny models
 
@@ -156,18 +157,6 @@ def test_patch_embedding_takes_image_and_coordinates() -> None:
     assert not torch.allclose(out[0], out[1])
 
 
-def test_class_conditioning() -> None:
-    model = tiny_dit(num_classes=3).eval()
-    perturb(model)
-    x, sigma = net_input([0, 0], [0, 0], 8, 8), torch.randn(2)
-    out_a = model(x, sigma, torch.tensor([0, 0]))
-    out_b = model(x, sigma, torch.tensor([1, 1]))
-    assert (out_a - out_b).abs().max() > 1e-6
-    out_null = model(x, sigma, torch.tensor([3, 3]))
-    assert torch.equal(model(x, sigma, None), out_null)
-    assert (out_null - out_a).abs().max() > 1e-6
-
-
 def test_unconditional_rejects_labels() -> None:
     model = tiny_dit()
     with pytest.raises(PatchgenError, match='num_classes=0'):
@@ -243,3 +232,12 @@ def test_dit_trains_and_samples_through_patch_diffusion() -> None:
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     samples = model.generate([0, 1])
     assert samples.shape == (2, 1, R, R) and torch.isfinite(samples).all()
+
+
+class TestDiTContract(BackboneContract):
+    backbone = dict(type='DiT', depth=2, hidden_size=32, num_heads=2, token_patch=2)
+
+
+class TestGridDiTContract(BackboneContract):
+    backbone = dict(type='DiT', depth=1, hidden_size=16, num_heads=2, token_patch=4,
+                    pos_embed='grid')

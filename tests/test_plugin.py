@@ -32,3 +32,10 @@ def test_custom_backbone_package_trains_and_samples(tmp_path: Path) -> None:
                                    '2', '--out', str(tmp_path / 'samples'))
     assert sampled.returncode == 0, sampled.stderr[-3000:]
     assert len(list((tmp_path / 'samples').glob('*.png'))) == 2
+
+
+def test_custom_backbone_package_runs_the_backbone_contract() -> None:
+    result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                             str(EXAMPLE)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert '5 passed' in result.stdout, result.stdout[-3000:]

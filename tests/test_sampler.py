@@ -5,6 +5,7 @@ import torch
 
 from patchgen.samplers import HeunSampler, SeededNoise
 from patchgen.schedules import EDM
+from patchgen.testing import SamplerContract
 
 SIGMA_DATA = 0.5
 
@@ -43,15 +44,6 @@ def test_stochastic_sampler_keeps_the_data_distribution() -> None:
     assert not torch.allclose(out, deterministic)  # churn really adds noise
 
 
-def test_an_image_depends_on_its_seed_not_on_its_batch() -> None:
-    sigmas = EDM().sampling_sigmas(6)
-    sampler = HeunSampler(6, s_churn=10)
-    together = sampler.sample(gaussian_denoiser, sigmas, SeededNoise([5, 6, 7], 'cpu'), (3, 8, 8))
-    alone = sampler.sample(gaussian_denoiser, sigmas, SeededNoise([6], 'cpu'), (3, 8, 8))
-    assert torch.equal(together[1], alone[0])
-    assert not torch.equal(together[0], together[1])
-
-
 def test_network_calls_are_two_per_step_but_one_on_the_last() -> None:
     calls = []
 
@@ -62,3 +54,11 @@ def test_network_calls_are_two_per_step_but_one_on_the_last() -> None:
 
     HeunSampler(18).sample(counting, EDM().sampling_sigmas(18), SeededNoise([0], 'cpu'), (1, 2, 2))
     assert len(calls) == 35
+
+
+class TestHeunSamplerContract(SamplerContract):
+    sampler = dict(type='HeunSampler', num_steps=18)
+
+
+class TestStochasticHeunSamplerContract(SamplerContract):
+    sampler = dict(type='HeunSampler', num_steps=18, s_churn=10, s_min=0.05, s_max=50)

@@ -6,6 +6,7 @@ from torch import nn
 from patchgen.backbones import UNet
 from patchgen.backbones.unet import ResidualBlock, SelfAttention
 from patchgen.registry import BACKBONES
+from patchgen.testing import BackboneContract
 
 
 def tiny_unet(**overrides) -> UNet:
@@ -107,19 +108,6 @@ def test_same_layers_run_for_patches_and_full_canvas() -> None:
     assert ('encoder.1.0.attn', (16, 16)) in calls[32]
 
 
-def test_class_conditioning() -> None:
-    torch.manual_seed(0)
-    model = tiny_unet(num_classes=3).eval()
-    randomise_zero_init(model)
-    x, sigma = inputs(2, 3, 16, 16)
-    out_a = model(x, sigma, torch.tensor([0, 0]))
-    out_b = model(x, sigma, torch.tensor([1, 1]))
-    assert not torch.allclose(out_a, out_b)
-    out_null = model(x, sigma, torch.tensor([3, 3]))
-    assert torch.equal(model(x, sigma, None), out_null)
-    assert not torch.allclose(out_null, out_a)
-
-
 def test_unconditional_rejects_labels() -> None:
     model = tiny_unet()
     with pytest.raises(ValueError):
@@ -179,3 +167,13 @@ def test_channels_last_and_autocast() -> None:
         out_bf16 = model(x, sigma)
     assert out_bf16.shape == reference.shape
     torch.testing.assert_close(out_bf16.float(), reference, rtol=0.1, atol=0.05)
+
+
+class TestUNetContract(BackboneContract):
+    backbone = dict(type='UNet', base_channels=16, channel_mults=(1, 2, 2), num_blocks=1,
+                    attn_resolutions=(8,), dropout=0.0)
+
+
+class TestADMUNetContract(BackboneContract):
+    backbone = dict(type='UNet', base_channels=8, channel_mults=(1, 2), num_blocks=1,
+                    scale_shift=True, noise_embedding='fourier')

@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from patchgen.backbones.unet import NoiseEmbedding
 from patchgen.errors import PatchgenError
 from patchgen.registry import BACKBONES
+
+from .base import Backbone
+from .embeddings import ClassEmbedding, NoiseEmbedding, add_class_embedding
 
 # Model sizes of the paper: name -> (depth, hidden size, attention heads).
 DIT_SIZES = {'S': (12, 384, 6), 'B': (12, 768, 12), 'L': (24, 1024, 16), 'XL': (28, 1152, 16)}
@@ -137,7 +139,7 @@ class FinalLayer(nn.Module):
 
 
 @BACKBONES.register_module()
-class DiT(nn.Module):
+class DiT(Backbone):
     """DiT denoiser with adaLN-Zero blocks, for any input size the token patch divides.
 
     A conv with kernel = stride = ``token_patch`` embeds all ``in_channels``
@@ -182,6 +184,8 @@ class DiT(nn.Module):
             label" index used for classifier-free guidance.
         noise_features: Sinusoidal features of the noise label before its MLP.
     """
+
+    zero_init_output = True
 
     def __init__(self,
                  in_channels: int,  # image channels + 2 coordinate channels
@@ -238,7 +242,7 @@ class DiT(nn.Module):
         self.patch_embed = nn.Conv2d(in_channels, hidden_size, kernel_size=token_patch,
                                      stride=token_patch)
         self.noise_embedding = NoiseEmbedding(noise_features, hidden_size)
-        self.class_embedding = (nn.Embedding(num_classes + 1, hidden_size)
+        self.class_embedding = (ClassEmbedding(num_classes, hidden_size)
                                 if num_classes > 0 else None)
         self.blocks = nn.ModuleList(DiTBlock(hidden_size, num_heads, mlp_ratio)
                                     for _ in range(depth))
@@ -310,14 +314,8 @@ class DiT(nn.Module):
                                 f'patch {p}: use sizes that are multiples of {p} or a smaller '
                                 f'token_patch')
 
-        c = self.noise_embedding(noise_labels)  # (N, D)
-        if self.class_embedding is not None:
-            if class_labels is None:
-                class_labels = torch.full((n,), self.num_classes,
-                                          dtype=torch.long, device=x.device)
-            c = c + self.class_embedding(class_labels)  # (N, D)
-        elif class_labels is not None:
-            raise PatchgenError('class_labels given to an unconditional DiT (num_classes=0)')
+        c = add_class_embedding(self.noise_embedding(noise_labels), self.class_embedding,
+                                class_labels)  # (N, D)
 
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # (N, T, D), T = HW / p^2
         tokens = tokens + self.position_embedding(x).to(tokens.dtype)  # (N, T, D)

@@ -4,7 +4,6 @@ It takes the noisy image with two pixel-coordinate channels appended (C + 2
 inputs) and returns C channels. Attention placement depends only on the
 training canvas resolution, so patches and full images run the same layers.
 """
-import math
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +12,9 @@ from torch import Tensor, nn
 
 from patchgen.errors import PatchgenError
 from patchgen.registry import BACKBONES
+
+from .base import Backbone
+from .embeddings import ClassEmbedding, NoiseEmbedding, add_class_embedding
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -26,53 +28,6 @@ def zero_init(module: nn.Conv2d) -> nn.Conv2d:
     nn.init.zeros_(module.weight)
     nn.init.zeros_(module.bias)
     return module
-
-
-class NoiseEmbedding(nn.Module):
-    """Embeds the per-sample scalar noise label c_noise.
-
-    Sinusoidal ('positional') or random Fourier ('fourier') features, followed
-    by Linear -> SiLU -> Linear.
-
-    Args:
-        feature_channels: Number of sin/cos features (even).
-        embedding_channels: Width of the returned embedding.
-        kind: 'positional' (fixed geometric frequencies) or 'fourier' (random
-            Gaussian frequencies, a fixed buffer saved in the state dict).
-        max_period: Positional frequencies run geometrically from 1 down to
-            about 1 / max_period.
-        fourier_scale: Standard deviation of the Fourier frequencies.
-    """
-
-    def __init__(self,
-                 feature_channels: int,
-                 embedding_channels: int,
-                 kind: str = 'positional',
-                 max_period: float = 10000.0,
-                 fourier_scale: float = 16.0) -> None:
-        super().__init__()
-        if feature_channels % 2:
-            raise PatchgenError(f'feature_channels must be even, got {feature_channels}')
-        half = feature_channels // 2
-        if kind == 'positional':
-            freqs = max_period ** (-torch.arange(half, dtype=torch.float32) / half)
-            self.register_buffer('freqs', freqs, persistent=False)
-        elif kind == 'fourier':
-            freqs = 2 * math.pi * fourier_scale * torch.randn(half)
-            self.register_buffer('freqs', freqs)
-        else:
-            raise PatchgenError(f"noise embedding must be 'positional' or 'fourier', got {kind!r}")
-        self.mlp = nn.Sequential(
-            nn.Linear(feature_channels, embedding_channels),
-            nn.SiLU(),
-            nn.Linear(embedding_channels, embedding_channels),
-        )
-
-    def forward(self, noise_labels: Tensor) -> Tensor:
-        """Map (N,) noise labels to (N, embedding_channels) embeddings."""
-        angles = noise_labels.float().outer(self.freqs.float())  # (N, half)
-        features = torch.cat([angles.cos(), angles.sin()], dim=1)  # (N, feature_channels)
-        return self.mlp(features.to(self.mlp[0].weight.dtype))
 
 
 class SelfAttention(nn.Module):
@@ -182,7 +137,7 @@ class Upsample(nn.Module):
 
 
 @BACKBONES.register_module()
-class UNet(nn.Module):
+class UNet(Backbone):
     """DDPM++ / ADM-class UNet denoiser.
 
     Level ``l`` works at ``base_channels * channel_mults[l]`` channels and, on
@@ -216,6 +171,8 @@ class UNet(nn.Module):
             after its second GroupNorm (ADM).
     """
 
+    zero_init_output = True
+
     def __init__(self,
                  in_channels: int,  # image channels + 2 coordinate channels
                  out_channels: int,  # image channels
@@ -243,7 +200,7 @@ class UNet(nn.Module):
         self.num_classes = num_classes
 
         self.noise_embedding = NoiseEmbedding(base_channels, embedding_channels, noise_embedding)
-        self.class_embedding = (nn.Embedding(num_classes + 1, embedding_channels)
+        self.class_embedding = (ClassEmbedding(num_classes, embedding_channels)
                                 if num_classes > 0 else None)
 
         def block(cin: int, cout: int, attention: bool = False) -> ResidualBlock:
@@ -307,14 +264,8 @@ class UNet(nn.Module):
         if height % divisor or width % divisor:
             raise PatchgenError(f'input size {height}x{width} is not divisible by {divisor}')
 
-        emb = self.noise_embedding(noise_labels)  # (N, E)
-        if self.class_embedding is not None:
-            if class_labels is None:
-                class_labels = torch.full((x.shape[0],), self.num_classes,
-                                          dtype=torch.long, device=x.device)
-            emb = emb + self.class_embedding(class_labels)  # (N, E)
-        elif class_labels is not None:
-            raise PatchgenError('class_labels given to an unconditional UNet (num_classes=0)')
+        emb = add_class_embedding(self.noise_embedding(noise_labels), self.class_embedding,
+                                  class_labels)  # (N, E)
 
         h = self.conv_in(x)  # (N, base_channels, H, W)
         skips = [h]

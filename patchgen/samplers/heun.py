@@ -1,19 +1,17 @@
 """EDM's second-order Heun sampler, deterministic or stochastic."""
 import math
-from collections.abc import Callable
 
 from torch import Tensor
 
 from patchgen.errors import PatchgenError
 from patchgen.registry import SAMPLERS
 
+from .base import Denoiser, Sampler
 from .noise import SeededNoise
-
-Denoiser = Callable[[Tensor, Tensor], Tensor]  # D(x (N, C, H, W), sigma (N,)) -> (N, C, H, W)
 
 
 @SAMPLERS.register_module()
-class HeunSampler:
+class HeunSampler(Sampler):
     """Solve the probability-flow ODE with Heun steps (Karras et al. 2022, Algorithm 2).
 
     With ``s_churn > 0`` each step in ``[s_min, s_max]`` first adds fresh noise
@@ -43,17 +41,7 @@ class HeunSampler:
 
     def sample(self, denoise: Denoiser, sigmas: Tensor, noise: SeededNoise,
                shape: tuple[int, int, int]) -> Tensor:
-        """Run the sampler from pure noise to a clean image.
-
-        Args:
-            denoise: The denoiser D(x; sigma).
-            sigmas: (num_steps + 1,) decreasing noise levels ending in 0.
-            noise: Per-image random streams (initial noise and churn).
-            shape: (C, H, W) of one image.
-
-        Returns:
-            (N, C, H, W) float32 samples.
-        """
+        """Run the sampler from pure noise to a clean image (see :meth:`Sampler.sample`)."""
         sigmas = sigmas.tolist()  # python floats: exact schedule, no device syncs
         x = noise.randn(*shape) * sigmas[0]  # (N, C, H, W)
         n = x.shape[0]
