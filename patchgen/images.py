@@ -8,6 +8,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from patchgen.files import atomic_write
+
 
 def quantize(images: Tensor) -> Tensor:
     """(N, C, H, W) images in [-1, 1] -> uint8 pixels, as PNG files hold them (same device)."""
@@ -29,10 +31,16 @@ def _pil(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
 
 
+def save_png(pixels: np.ndarray, path: Path) -> None:
+    """Write (H, W, C) uint8 pixels as a greyscale or RGB PNG file, atomically."""
+    with atomic_write(path) as file:
+        _pil(pixels).save(file, format='PNG')
+
+
 def save_pngs(images: Tensor, paths: Sequence[Path]) -> None:
     """Write each (C, H, W) image of a [-1, 1] batch to its own PNG file."""
     for pixels, path in zip(to_uint8(images), paths):
-        _pil(pixels).save(path)
+        save_png(pixels, path)
 
 
 def read_pngs(paths: Sequence[Path]) -> Tensor:
@@ -49,7 +57,5 @@ def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, pad_value=1.0)  # (3, H', W')
     if images.shape[1] == 1:
         grid = grid[:1]  # make_grid repeats greyscale into 3 channels
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _pil(to_uint8(grid[None])[0]).save(path)
-    return path
+    save_png(to_uint8(grid[None])[0], Path(path))
+    return Path(path)

@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from mmengine.config import Config
 
-from patchgen.engine.checkpoint import load_checkpoint_file
+from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.errors import PatchgenError
 from patchgen.images import save_pngs
 from patchgen.registry import MODELS, build_in_scope
@@ -40,10 +40,10 @@ def check_class_label(model: torch.nn.Module, class_label: int | None) -> None:
     if class_label is None:
         return
     if model.num_classes == 0:
-        raise PatchgenError(f'--class-label {class_label}: this model is unconditional '
-                            '(num_classes=0); leave the option out')
+        raise PatchgenError(f'class_label={class_label}: this model is unconditional '
+                            '(num_classes=0); give no class label')
     if not 0 <= class_label <= model.num_classes:
-        raise PatchgenError(f'--class-label {class_label} is outside 0..{model.num_classes - 1} '
+        raise PatchgenError(f'class_label={class_label} is outside 0..{model.num_classes - 1} '
                             f'(or {model.num_classes} for unconditional samples)')
 
 
@@ -82,7 +82,7 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
         guidance: Classifier-free guidance weight (1: none).
     """
     if batch_size < 1:
-        raise PatchgenError(f'batch size must be at least 1, got {batch_size}')
+        raise PatchgenError(f'batch_size must be at least 1, got {batch_size}')
     check_class_label(model, class_label)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

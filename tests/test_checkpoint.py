@@ -8,7 +8,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 from conftest import Payload
-from patchgen.engine.checkpoint import load_checkpoint_file, restore_history_buffers, to_plain
+from patchgen.checkpoint_file import load_checkpoint_file, restore_history_buffers, to_plain
 from patchgen.errors import PatchgenError
 
 

@@ -3,7 +3,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from functools import partial
@@ -16,6 +15,7 @@ from patchgen.datasets.idx import FashionMNIST, IDXDataset
 from patchgen.datasets.image_folder import ImageFolderDataset
 from patchgen.datasets.mnist5k import MNIST5k
 from patchgen.errors import PatchgenError
+from patchgen.files import atomic_write
 
 IMAGES_PER_FOLDER = 1000  # EDM's dataset_tool.py layout: 00000/img00000000.png ...
 IDX_NAME = re.compile(r'(-ubyte|\.idx)(\.gz)?$', re.IGNORECASE)
@@ -51,8 +51,8 @@ def export_zip(dataset: BaseDataset,
     per folder) as greyscale or RGB PNGs, and ``dataset.json`` holds
     ``{"labels": [[name, label], ...]}`` or ``{"labels": null}``. Items are taken
     after the dataset's pipeline (random transforms are applied once). The zip
-    is written to a temporary file beside ``out_path`` and renamed when complete,
-    so an interrupted export leaves no partial zip.
+    is written atomically (:func:`patchgen.files.atomic_write`), so an interrupted
+    export leaves no partial zip.
 
     Args:
         dataset: A dataset whose items are ``{'inputs': (C, H, W) uint8, 'labels': int}``.
@@ -62,27 +62,19 @@ def export_zip(dataset: BaseDataset,
     Returns:
         The number of images written.
     """
-    out_dir = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(out_dir, exist_ok=True)
     total = len(dataset)
     labels: list[list] = []
-    handle, temp_path = tempfile.mkstemp(dir=out_dir, prefix='.export-', suffix='.zip.tmp')
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temp_path, 'w', zipfile.ZIP_STORED) as archive:
-            for index in range(total):
-                item = dataset[index]
-                name = edm_image_name(index)
-                archive.writestr(name, encode_png(item['inputs'].numpy()))
-                if 'labels' in item:
-                    labels.append([name, int(item['labels'])])
-                if progress is not None:
-                    progress(index + 1, total)
-            archive.writestr('dataset.json', json.dumps({'labels': labels or None}))
-        os.replace(temp_path, out_path)
-    except BaseException:
-        os.remove(temp_path)
-        raise
+    with (atomic_write(out_path) as file,
+          zipfile.ZipFile(file, 'w', zipfile.ZIP_STORED) as archive):
+        for index in range(total):
+            item = dataset[index]
+            name = edm_image_name(index)
+            archive.writestr(name, encode_png(item['inputs'].numpy()))
+            if 'labels' in item:
+                labels.append([name, int(item['labels'])])
+            if progress is not None:
+                progress(index + 1, total)
+        archive.writestr('dataset.json', json.dumps({'labels': labels or None}))
     return total
 
 

@@ -4,9 +4,8 @@ from pathlib import Path
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
+from patchgen.files import write_text_atomic
 from patchgen.registry import HOOKS
-
-from .checkpoint import write_text_atomic
 
 
 @HOOKS.register_module()

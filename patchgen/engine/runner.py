@@ -11,17 +11,13 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.config import check_counts
 from patchgen.errors import PatchgenError
+from patchgen.files import commit_file, temporary_name
 from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
-from .checkpoint import (
-    PlainCheckpointHook,
-    commit_file,
-    load_checkpoint_file,
-    resume_candidates,
-    temporary_name,
-)
+from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
 from .wrappers import unwrap_model
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from patchgen.errors import PatchgenError
+from patchgen.files import atomic_write
 
 
 @dataclass
@@ -28,14 +29,13 @@ class ReferenceStats:
     features: np.ndarray | None = None
 
     def save(self, path: str | Path) -> Path:
-        """Write an ``.npz`` that pytorch-fid and EDM can read (``mu``, ``sigma``)."""
+        """Write an ``.npz`` that pytorch-fid and EDM can read (``mu``, ``sigma``), atomically."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = dict(mu=self.mu, sigma=self.sigma, extractor=np.str_(self.extractor),
                       fingerprint=np.str_(self.fingerprint), num_images=np.int64(self.num_images))
         if self.features is not None:
             arrays['features'] = self.features.astype(np.float32)
-        with open(path, 'wb') as file:  # np.savez would append '.npz' to other names
+        with atomic_write(path) as file:  # np.savez would append '.npz' to other names
             np.savez(file, **arrays)
         return path
 

