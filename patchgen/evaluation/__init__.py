@@ -1,8 +1,10 @@
 """Evaluation: feature extractors, FID/KID/IS/precision-recall metrics, reference statistics."""
-from .classifier import DatasetClassifier, FeatureClassifier, train_classifier
+from .classifier import DatasetClassifier, FeatureClassifier
+from .classifier_training import train_classifier
 from .extractor import FeatureExtractor, Features
 from .features import SharedExtractor, extractor_config, reference_stats
-from .inception import TFInception, inception_input
+from .inception import TFInception
+from .inception_inputs import inception_input
 from .metrics import FID, KID, InceptionScore, PrecisionRecall
 from .stats import ReferenceStats
 
