@@ -11,7 +11,6 @@ from mmengine.config import Config
 from PIL import Image
 
 from conftest import needs_fid_helper, needs_mlxtend
-from patchgen.cli.evaluate import compute_metrics
 from patchgen.engine import build_runner
 from patchgen.errors import PatchgenError
 from patchgen.evaluation import (
@@ -24,6 +23,7 @@ from patchgen.evaluation import (
     SharedExtractor,
     reference_stats,
 )
+from patchgen.evaluation.compute import compute_metrics
 from patchgen.evaluation.sources import image_batches, open_images
 from patchgen.registry import FEATURE_EXTRACTORS
 
@@ -126,7 +126,7 @@ def test_subsets_are_seeded_random_draws_not_the_first_images() -> None:
     assert torch.equal(first, again)
     zeros = [dataset[i]['inputs'] for i in range(500) if labels[i] == 0]
     assert not torch.equal(first, torch.stack(zeros))
-    with pytest.raises(PatchgenError, match='fewer than --num'):
+    with pytest.raises(PatchgenError, match='fewer than num='):
         next(image_batches(dataset, num=6000))
 
 
@@ -190,7 +190,7 @@ def test_a_statistics_file_and_its_images_give_the_same_reference(tmp_path: Path
     extractor = SharedExtractor.get(PIXELS)
     stats = reference_stats(extractor, image_batches(open_images(str(folder))))
     stats.save(tmp_path / 'real.npz')
-    options = dict(names=['fid', 'kid'], num=None, batch=16, features='PixelFeatures',
+    options = dict(names=['fid', 'kid'], num=None, batch_size=16, features='PixelFeatures',
                    weights=None, download=False, device='cpu')
     from_images = compute_metrics(str(fake), str(folder), **options)
     from_stats = compute_metrics(str(fake), str(tmp_path / 'real.npz'), **options)

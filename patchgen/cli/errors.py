@@ -3,7 +3,6 @@ import difflib
 import re
 
 from patchgen.errors import PatchgenError
-from patchgen.registry import ALL_REGISTRIES
 
 # mmengine prefixes errors raised while building a class with "class `X` in path: ".
 _BUILD_PREFIX = re.compile(r'class `(\w+)` in [^:]+: ')
@@ -12,6 +11,7 @@ _UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (?:\w+::)?([\w ]+) registry')
 
 def registered_names(registry_name: str) -> list[str]:
     """Every name registered in patchgen's registry called ``registry_name`` (and its parents)."""
+    from patchgen.registry import ALL_REGISTRIES  # imported here: mmengine slows CLI start-up
     names: set[str] = set()
     for registry in ALL_REGISTRIES.values():
         if registry.name == registry_name:
@@ -27,6 +27,13 @@ def unknown_type_message(type_name: str, registry_name: str) -> str:
     close = difflib.get_close_matches(type_name, registered_names(registry_name), n=3, cutoff=0.5)
     hint = f'did you mean {", ".join(close)}?' if close else 'see `patchgen list`'
     return f'{type_name!r} is not a registered {registry_name}: {hint}'
+
+
+def check_at_least_one(**options: int | None) -> None:
+    """Refuse option values below 1 (None: not given), naming each option as it is typed."""
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise PatchgenError(f'--{name.replace("_", "-")} must be at least 1, got {value}')
 
 
 def user_error_message(error: BaseException) -> str | None:

@@ -1,27 +1,22 @@
-"""``patchgen ref``, ``fid``, ``is`` and ``eval``: metrics of image sets from the command line."""
+"""``patchgen ref``, ``fid``, ``is`` and ``eval``: metrics of image sets from the command line.
+
+The work is :mod:`patchgen.evaluation.compute`'s; these commands check their
+options, join torchrun's process group, show progress and print the results.
+Heavy modules are imported inside the commands, so that ``--help`` answers at once.
+"""
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import torch
 import typer
-from mmengine.dataset import BaseDataset
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from patchgen.distributed import gather_batches, init_from_torchrun
-from patchgen.errors import PatchgenError
-from patchgen.evaluation.features import SharedExtractor, extractor_config, reference_stats
-from patchgen.evaluation.metrics import FID, KID, GenerativeMetric, InceptionScore, PrecisionRecall
-from patchgen.evaluation.sources import image_batches, is_stats_file, open_images
-from patchgen.evaluation.stats import ReferenceStats
-from patchgen.evaluation.weights import resolve_is_weights
-from patchgen.inference import default_device
-
-METRIC_CLASSES: dict[str, type[GenerativeMetric]] = {
-    'fid': FID, 'kid': KID, 'is': InceptionScore, 'pr': PrecisionRecall}
+from patchgen.cli.errors import check_at_least_one
 
 Generated = Annotated[str, typer.Argument(help='Generated images: a folder, .zip, IDX file, '
                                                'dataset name or config file.')]
@@ -43,84 +38,27 @@ Json = Annotated[bool, typer.Option('--json', help='Print the results as one JSO
                                                    'last line.')]
 
 
-def compute_metrics(generated: str, reference: str | None, names: list[str], num: int | None,
-                    batch: int, features: str, weights: str | None, download: bool,
-                    device: str | None, splits: int = 10) -> dict[str, float]:
-    """Compute the named metrics (fid, kid, is, pr) of GENERATED against REFERENCE.
-
-    Under torchrun, each rank extracts the features of every N-th batch and
-    rank 0 computes the metrics from all of them, in the order of one process
-    (the other ranks return an empty dict).
-    """
-    unknown = [n for n in names if n not in METRIC_CLASSES]
-    if unknown:
-        raise PatchgenError(f'unknown metrics {", ".join(unknown)}: choose from '
-                            f'{", ".join(METRIC_CLASSES)}')
-    if is_stats_file(generated):
-        raise PatchgenError(f'GENERATED {generated} is a statistics file: give the generated '
-                            f'images (a folder or zip)')
-    needs_reference = any(METRIC_CLASSES[n].needs_reference for n in names)
-    if needs_reference and reference is None:
-        raise PatchgenError(f'{", ".join(names)} need a REFERENCE: real images or a '
-                            f'statistics file')
-    # Open the sources first, so that a wrong path fails before the network loads.
-    generated_set = open_images(generated)
-    reference_set = None
-    stats = None
-    if needs_reference:
-        if is_stats_file(reference):
-            stats = ReferenceStats.load(reference)
-        else:
-            reference_set = open_images(reference)
-    if 'is' in names and features == 'inception' and weights is None:
-        weights = str(resolve_is_weights(None))  # only pytorch-fid's file has the 1008 classes
-    rank, world_size = init_from_torchrun()
-    device = torch.device(device or default_device())
-    cfg = extractor_config(features, weights, download)
-    extractor = SharedExtractor.get(cfg)
+@contextmanager
+def progress_bars(rank: int) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A ``ProgressStart`` of :mod:`patchgen.evaluation.compute` that shows rich progress bars
+    (on rank 0 only)."""
     with Progress(transient=True, disable=rank > 0) as progress:
-        if reference_set is not None:
-            stats = _stats_of(extractor, reference, reference_set, num, batch, device, progress,
-                              rank, world_size)
-        kwargs = dict(features=cfg, reference=stats)
-        metrics = [METRIC_CLASSES[n](num_splits=splits, **kwargs) if n == 'is'
-                   else METRIC_CLASSES[n](**kwargs) for n in names]
-        for metric in metrics:  # fail before the long pass, e.g. stats without features for KID
-            if metric.needs_reference:
-                metric.reference()
-        task = progress.add_task(f'features of {generated}', total=num or len(generated_set))
-        sizes = []
-        for images in image_batches(generated_set, num, batch, rank=rank, world_size=world_size):
-            samples = list(images.to(device))  # one list shared by all metrics: one network run
-            for metric in metrics:
-                metric.process(None, samples)
-            sizes.append(len(samples))
-            progress.advance(task, len(samples) * world_size)
-    results: dict[str, float] = {}
-    for metric in metrics:
-        gathered = _gather_results(metric.results, sizes, rank, world_size)
-        if rank == 0:
-            results.update(metric.compute_metrics(gathered))
-    return results
+        yield lambda description, total: partial(progress.advance,
+                                                 progress.add_task(description, total=total))
 
 
-def _gather_results(results: list, sizes: list[int], rank: int, world_size: int) -> list:
-    """A metric's per-image results from every rank (each holding the batches of these
-    ``sizes``), in the order of one process."""
-    bounds = np.cumsum([0, *sizes]).tolist()
-    batches = [results[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
-    return [item for batch in gather_batches(batches, rank, world_size) for item in batch]
-
-
-def _stats_of(extractor: SharedExtractor, name: str, dataset: BaseDataset, num: int | None,
-              batch: int, device: torch.device, progress: Progress, rank: int = 0,
-              world_size: int = 1) -> ReferenceStats:
-    """Reference statistics (with features) of an image set; each rank reads its batches."""
-    task = progress.add_task(f'features of {name}', total=num or len(dataset))
-    batches = (images.to(device) for images in image_batches(dataset, num, batch, rank=rank,
-                                                             world_size=world_size))
-    return reference_stats(extractor, batches, rank=rank, world_size=world_size,
-                           progress=lambda n: progress.advance(task, n * world_size))
+def run_metrics(generated: str, reference: str | None, names: list[str], num: int | None,
+                batch: int, features: str, weights: str | None, download: bool,
+                device: str | None, splits: int = 10) -> dict[str, float]:
+    """The metrics of GENERATED against REFERENCE, with progress bars; under torchrun each
+    rank does its share, and rank 0 gets the results (the others an empty dict)."""
+    check_at_least_one(num=num, batch=batch, splits=splits)
+    from patchgen.distributed import init_from_torchrun
+    from patchgen.evaluation.compute import compute_metrics
+    rank, world_size = init_from_torchrun()
+    with progress_bars(rank) as progress:
+        return compute_metrics(generated, reference, names, num, batch, features, weights,
+                               download, device, splits, progress, rank, world_size)
 
 
 def show(results: dict[str, float], as_json: bool) -> None:
@@ -143,8 +81,8 @@ def fid(generated: Generated, reference: Reference, num: Num = None, batch: Batc
         features: Features = 'inception', weights: Weights = None, download: Download = False,
         device: Device = None, as_json: Json = False) -> None:
     """Frechet distance of GENERATED to REFERENCE (FID with TF-Inception features)."""
-    show(compute_metrics(generated, reference, ['fid'], num, batch, features, weights, download,
-                         device), as_json)
+    show(run_metrics(generated, reference, ['fid'], num, batch, features, weights, download,
+                     device), as_json)
 
 
 def inception_score(generated: Generated, num: Num = None, batch: Batch = 64,
@@ -153,8 +91,8 @@ def inception_score(generated: Generated, num: Num = None, batch: Batch = 64,
                     splits: Annotated[int, typer.Option(help='Splits for the mean and std.')] = 10,
                     as_json: Json = False) -> None:
     """Inception Score of GENERATED (needs pytorch-fid's weights with the 1008-class head)."""
-    show(compute_metrics(generated, None, ['is'], num, batch, features, weights, download,
-                         device, splits), as_json)
+    show(run_metrics(generated, None, ['is'], num, batch, features, weights, download, device,
+                     splits), as_json)
 
 
 OptionalReference = Annotated[str | None, typer.Argument(
@@ -168,8 +106,8 @@ def evaluate(generated: Generated, reference: OptionalReference = None,
              download: Download = False, device: Device = None, as_json: Json = False) -> None:
     """Several metrics of GENERATED against REFERENCE in one pass over the images."""
     names = [name.strip() for name in metrics.split(',') if name.strip()]
-    show(compute_metrics(generated, reference, names, num, batch, features, weights, download,
-                         device), as_json)
+    show(run_metrics(generated, reference, names, num, batch, features, weights, download,
+                     device), as_json)
 
 
 def ref(dataset: Annotated[str, typer.Argument(help='Real images: a folder, .zip, IDX file, '
@@ -185,13 +123,13 @@ def ref(dataset: Annotated[str, typer.Argument(help='Real images: a folder, .zip
     Under torchrun, each rank extracts the features of every N-th batch; rank 0
     writes the same file as one process would.
     """
-    images = open_images(dataset)
+    check_at_least_one(num=num, batch=batch)
+    from patchgen.distributed import init_from_torchrun
+    from patchgen.evaluation.compute import source_stats
     rank, world_size = init_from_torchrun()
-    extractor = SharedExtractor.get(extractor_config(features, weights, download))
-    with Progress(transient=True, disable=rank > 0) as progress:
-        stats = _stats_of(extractor, dataset, images, num, batch,
-                          torch.device(device or default_device()), progress, rank,
-                          world_size)
+    with progress_bars(rank) as progress:
+        stats = source_stats(dataset, num, batch, features, weights, download, device, progress,
+                             rank, world_size)
     if rank > 0:
         return
     if not keep_features:

@@ -1,16 +1,17 @@
 """``patchgen sample``: images from a trained checkpoint."""
-from pathlib import Path
-from typing import Annotated
+from __future__ import annotations
 
-import torch
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from patchgen.distributed import barrier, init_from_torchrun, shard
-from patchgen.errors import PatchgenError
-from patchgen.images import read_pngs, save_grid
-from patchgen.inference import default_device, load_model, sample_to_folder
+from patchgen.cli.errors import check_at_least_one
+
+if TYPE_CHECKING:
+    import torch
 
 Checkpoint = Annotated[Path, typer.Argument(help='Checkpoint written by training.')]
 Num = Annotated[int, typer.Option('--num', '-n', help='Number of images (-n under torchrun, '
@@ -43,6 +44,7 @@ def grid_images(out: Path, seeds: range, num_classes: int,
                 class_label: int | None) -> tuple[torch.Tensor, int | None]:
     """The written images for the grid and its images per row: one row per class when
     the model is class-conditional and the classes vary (seed % num_classes)."""
+    from patchgen.images import read_pngs
     if num_classes == 0 or class_label is not None:
         return read_pngs([out / f'{s:06d}.png' for s in seeds]), None
     by_class = sorted(seeds, key=lambda s: (s % num_classes, s))
@@ -59,10 +61,10 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     Under torchrun (``torchrun --nproc_per_node=N -m patchgen sample CKPT -n NUM ...``) each
     rank samples every N-th seed; the files are those of a single process.
     """
-    if num < 1:
-        raise PatchgenError(f'--num must be at least 1, got {num}')
-    if steps is not None and steps < 1:
-        raise PatchgenError(f'--steps must be at least 1, got {steps}')
+    check_at_least_one(num=num, steps=steps, batch=batch)
+    from patchgen.distributed import barrier, init_from_torchrun, shard
+    from patchgen.images import save_grid
+    from patchgen.inference import default_device, load_model, sample_to_folder
     rank, world_size = init_from_torchrun()
     model = load_model(checkpoint, device or default_device(), trust_checkpoint)
     seeds = shard(range(seed, seed + num), rank, world_size)

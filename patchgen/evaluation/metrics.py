@@ -66,7 +66,8 @@ class GenerativeMetric(BaseMetric):
             raise PatchgenError(
                 f'{type(self).__name__} needs class logits, which {network} does not give with '
                 f"these weights: for the Inception Score use pytorch-fid's "
-                f'pt_inception-2015-12-05-6726825d.pth (--weights), or a dataset classifier')
+                f'pt_inception-2015-12-05-6726825d.pth (weights=PATH, --weights PATH), or a '
+                f'dataset classifier')
         if self.needs_reference and reference is None:
             raise PatchgenError(f'{type(self).__name__} needs `reference`: a statistics file made '
                                 f'by `patchgen ref`, or a path plus `reference_dataset`')

@@ -52,13 +52,13 @@ def image_batches(dataset: BaseDataset, num: int | None = None, batch_size: int 
     (:func:`patchgen.distributed.gather_batches` puts the results back in order).
     """
     if batch_size < 1:
-        raise PatchgenError(f'--batch must be at least 1, got {batch_size}')
+        raise PatchgenError(f'batch_size must be at least 1, got {batch_size}')
     indices = list(range(len(dataset)))
     if num is not None:
         if num < 1:
-            raise PatchgenError(f'--num must be at least 1, got {num}')
+            raise PatchgenError(f'num must be at least 1, got {num}')
         if num > len(dataset):
-            raise PatchgenError(f'the source holds {len(dataset)} images, fewer than --num {num}')
+            raise PatchgenError(f'the source holds {len(dataset)} images, fewer than num={num}')
         if num < len(dataset):
             indices = sorted(np.random.default_rng(seed).permutation(len(dataset))[:num].tolist())
     batches = [indices[start:start + batch_size] for start in range(0, len(indices), batch_size)]
