@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from patchgen.datasets import export_zip, open_source
 
 Source = Annotated[str, typer.Argument(help='A folder or .zip of images, an IDX file '
                                             '(*-ubyte.gz), or mnist5k, fashion-mnist, '
@@ -18,6 +17,7 @@ Channels = Annotated[int | None, typer.Option(help='Convert images to 1 (greysca
 
 def data(source: Source, out: OutZip, channels: Channels = None) -> None:
     """Write a dataset as a zip in EDM's dataset_tool layout (PNG files + dataset.json)."""
+    from patchgen.datasets import export_zip, open_source
     dataset = open_source(source, channels)
     with Progress(transient=True) as progress:
         task = progress.add_task(f'writing {out}', total=len(dataset))

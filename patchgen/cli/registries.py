@@ -2,11 +2,10 @@
 from rich.console import Console
 from rich.table import Table
 
-from patchgen.registry import ALL_REGISTRIES
-
 
 def list_registries() -> None:
     """Print every patchgen registry and the names registered in it."""
+    from patchgen.registry import ALL_REGISTRIES
     table = Table(title='patchgen registries', show_lines=True)
     table.add_column('registry', style='bold')
     table.add_column('registered names')

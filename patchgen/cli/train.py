@@ -1,14 +1,16 @@
 """``patchgen train`` and ``patchgen quickstart``."""
+from __future__ import annotations
+
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from mmengine.runner import Runner
 from rich.console import Console
 
-from patchgen.config import bundled_config, load_config, parse_cfg_options
-from patchgen.engine import build_runner
 from patchgen.errors import PatchgenError
+
+if TYPE_CHECKING:
+    from mmengine.runner import Runner
 
 LAUNCHERS = ('none', 'pytorch', 'slurm')
 
@@ -17,6 +19,8 @@ def run_training(config: Path, work_dir: Path | None = None, resume: bool = Fals
                  cfg_options: list[str] = (), launcher: str = 'none',
                  trust_checkpoint: bool = False) -> Runner:
     """Train from a config file; returns the runner after training."""
+    from patchgen.config import load_config, parse_cfg_options
+    from patchgen.engine import build_runner  # imported here: torch and mmengine's Runner are slow
     if launcher not in LAUNCHERS:
         raise PatchgenError(f'launcher {launcher!r} is unknown: use one of {", ".join(LAUNCHERS)}')
     cfg = load_config(config, parse_cfg_options(cfg_options))
@@ -74,6 +78,7 @@ def train(ctx: typer.Context, config: ConfigPath, work_dir: WorkDir = None, resu
 def quickstart(work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(
         'work_dirs/quickstart')) -> None:
     """Train a small model on MNIST-5k for about five minutes on a CPU and show the results."""
+    from patchgen.config import bundled_config
     runner = run_training(bundled_config('quickstart.py'), work_dir)
     checkpoint = report(runner)
     out = Path(runner.work_dir) / 'samples_cli'
