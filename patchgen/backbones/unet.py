@@ -16,18 +16,42 @@ from patchgen.registry import BACKBONES
 from .base import Backbone
 from .embeddings import ClassEmbedding, NoiseEmbedding, add_class_embedding
 
+INITS = ('edm', 'torch')
+RESAMPLES = ('residual', 'conv')
 
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with the largest number of groups <= 32 dividing ``channels``."""
-    groups = max(g for g in range(1, min(32, channels) + 1) if channels % g == 0)
+
+def group_norm(channels: int, channels_per_group: int = 4) -> nn.GroupNorm:
+    """GroupNorm with the most groups (at most 32) that divide ``channels`` and keep at least
+    ``channels_per_group`` channels each (DDPM++: 4, so 32 channels make 8 groups)."""
+    groups = max(g for g in range(1, min(32, channels) + 1)
+                 if channels % g == 0 and channels // g >= min(channels_per_group, channels))
     return nn.GroupNorm(groups, channels, eps=1e-6)
 
 
-def zero_init(module: nn.Conv2d) -> nn.Conv2d:
-    """Set a layer's weight and bias to zero and return it."""
-    nn.init.zeros_(module.weight)
-    nn.init.zeros_(module.bias)
-    return module
+@torch.no_grad()
+def init_layer(layer: nn.Conv2d | nn.Linear, init: str, gain: float = 1.0) -> nn.Module:
+    """Initialise a layer in place and return it.
+
+    ``'edm'``: Xavier-uniform weights times ``gain`` and zero biases (EDM's DDPM++).
+    ``'torch'``: PyTorch's default initialisation times ``gain``. Either way ``gain=0``
+    zeroes the layer (the last layer of each residual branch and of the network).
+    """
+    if init == 'edm':
+        nn.init.xavier_uniform_(layer.weight, gain=gain)
+        nn.init.zeros_(layer.bias)
+    elif gain != 1.0:
+        layer.weight.mul_(gain)
+        layer.bias.mul_(gain)
+    return layer
+
+
+def resample(x: Tensor, direction: str | None) -> Tensor:
+    """2x2 average pooling (``'down'``), nearest x2 (``'up'``) or nothing (None)."""
+    if direction == 'down':
+        return F.avg_pool2d(x, 2)  # (N, C, H / 2, W / 2)
+    if direction == 'up':
+        return F.interpolate(x, scale_factor=2.0, mode='nearest')  # (N, C, 2H, 2W)
+    return x
 
 
 class SelfAttention(nn.Module):
@@ -37,17 +61,22 @@ class SelfAttention(nn.Module):
         channels: Number of feature channels (divisible by ``num_heads``).
         num_heads: Number of attention heads.
         skip_scale: Factor applied to the residual sum.
+        channels_per_group: Least channels per GroupNorm group.
+        init: Initialisation scheme (see :func:`init_layer`); 'edm' scales
+            the query/key/value projection by sqrt(0.2), as DDPM++ does.
     """
 
-    def __init__(self, channels: int, num_heads: int, skip_scale: float) -> None:
+    def __init__(self, channels: int, num_heads: int, skip_scale: float,
+                 channels_per_group: int = 4, init: str = 'edm') -> None:
         super().__init__()
         if channels % num_heads:
             raise PatchgenError(f'{channels} channels cannot be split into {num_heads} heads')
         self.num_heads = num_heads
         self.skip_scale = skip_scale
-        self.norm = group_norm(channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, kernel_size=1)
-        self.proj = zero_init(nn.Conv2d(channels, channels, kernel_size=1))
+        self.norm = group_norm(channels, channels_per_group)
+        self.qkv = init_layer(nn.Conv2d(channels, 3 * channels, kernel_size=1), init,
+                              gain=0.2 ** 0.5 if init == 'edm' else 1.0)
+        self.proj = init_layer(nn.Conv2d(channels, channels, kernel_size=1), init, gain=0.0)
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
@@ -60,11 +89,12 @@ class SelfAttention(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """Residual block with noise-embedding injection, optionally followed by attention.
+    """Residual block with noise-embedding injection, optionally resampling, then attention.
 
     Args:
         in_channels: Input channels.
-        out_channels: Output channels; a 1x1 conv projects the skip if they differ.
+        out_channels: Output channels; a 1x1 conv projects the skip if they
+            differ or the block resamples.
         embedding_channels: Width of the noise embedding.
         dropout: Dropout probability before the second conv.
         skip_scale: Factor applied to the residual sum.
@@ -73,6 +103,10 @@ class ResidualBlock(nn.Module):
             after the first conv (DDPM++).
         attention: If True, a ``SelfAttention`` follows the block.
         num_heads: Attention heads, used when ``attention`` is True.
+        direction: 'down' halves, 'up' doubles the spatial size (both paths
+            resample before their conv, as DDPM++'s resampling blocks); None keeps it.
+        channels_per_group: Least channels per GroupNorm group.
+        init: Initialisation scheme (see :func:`init_layer`).
     """
 
     def __init__(self,
@@ -83,57 +117,66 @@ class ResidualBlock(nn.Module):
                  skip_scale: float,
                  scale_shift: bool,
                  attention: bool = False,
-                 num_heads: int = 1) -> None:
+                 num_heads: int = 1,
+                 direction: str | None = None,
+                 channels_per_group: int = 4,
+                 init: str = 'edm') -> None:
         super().__init__()
         self.skip_scale = skip_scale
         self.scale_shift = scale_shift
-        self.norm1 = group_norm(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.direction = direction
+        self.norm1 = group_norm(in_channels, channels_per_group)
+        self.conv1 = init_layer(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+                                init)
         self.embedding_proj = nn.Sequential(
             nn.SiLU(),
-            nn.Linear(embedding_channels, out_channels * (2 if scale_shift else 1)),
+            init_layer(nn.Linear(embedding_channels, out_channels * (2 if scale_shift else 1)),
+                       init),
         )
-        self.norm2 = group_norm(out_channels)
+        self.norm2 = group_norm(out_channels, channels_per_group)
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1))
-        self.skip = (nn.Conv2d(in_channels, out_channels, kernel_size=1)
-                     if in_channels != out_channels else nn.Identity())
-        self.attn = SelfAttention(out_channels, num_heads, skip_scale) if attention else None
+        self.conv2 = init_layer(nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1),
+                                init, gain=0.0)
+        self.skip = (init_layer(nn.Conv2d(in_channels, out_channels, kernel_size=1), init)
+                     if in_channels != out_channels or direction else nn.Identity())
+        self.attn = (SelfAttention(out_channels, num_heads, skip_scale, channels_per_group, init)
+                     if attention else None)
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        """Apply the block to x (N, C_in, H, W) given emb (N, E); returns (N, C_out, H, W)."""
-        h = self.conv1(F.silu(self.norm1(x)))  # (N, C_out, H, W)
+        """Apply the block to x (N, C_in, H, W) given emb (N, E); returns (N, C_out, H', W')."""
+        h = self.conv1(resample(F.silu(self.norm1(x)), self.direction))  # (N, C_out, H', W')
         params = self.embedding_proj(emb)[:, :, None, None]  # (N, C_out or 2 C_out, 1, 1)
         if self.scale_shift:
             scale, shift = params.chunk(2, dim=1)
             h = self.norm2(h) * (1 + scale) + shift
         else:
             h = self.norm2(h + params)
-        h = self.conv2(self.dropout(F.silu(h)))  # (N, C_out, H, W)
-        h = (self.skip(x) + h) * self.skip_scale
+        h = self.conv2(self.dropout(F.silu(h)))  # (N, C_out, H', W')
+        h = (self.skip(resample(x, self.direction)) + h) * self.skip_scale
         return h if self.attn is None else self.attn(h)
 
 
 class Downsample(nn.Module):
     """Halves the spatial size with a stride-2 3x3 conv."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, init: str = 'edm') -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=1)
+        self.conv = init_layer(nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=1),
+                               init)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
         return self.conv(x)  # (N, C, H / 2, W / 2)
 
 
 class Upsample(nn.Module):
     """Doubles the spatial size with nearest-neighbour interpolation and a 3x3 conv."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, init: str = 'edm') -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+        self.conv = init_layer(nn.Conv2d(channels, channels, kernel_size=3, padding=1), init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))  # (N, C, 2H, 2W)
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        return self.conv(resample(x, 'up'))  # (N, C, 2H, 2W)
 
 
 @BACKBONES.register_module()
@@ -142,11 +185,12 @@ class UNet(Backbone):
 
     Level ``l`` works at ``base_channels * channel_mults[l]`` channels and, on
     the training canvas, at resolution ``resolution >> l``. Each encoder level
-    has ``num_blocks`` residual blocks then a stride-2 conv downsampling (not at
-    the last level); the middle is block, attention, block; each decoder level
-    has ``num_blocks + 1`` blocks fed with skip connections then nearest x2 +
-    conv upsampling (not at level 0). The last conv is zero-initialised, so an
-    untrained network outputs exactly 0.
+    has ``num_blocks`` residual blocks then a downsampling (not at the last
+    level); the middle is block, attention, block; each decoder level has
+    ``num_blocks + 1`` blocks fed with skip connections then an upsampling (not
+    at level 0). The defaults are EDM's DDPM++: resampling by residual blocks,
+    GroupNorm with at least 4 channels per group, Xavier-uniform weights. The
+    last conv is zero-initialised, so an untrained network outputs exactly 0.
 
     Args:
         in_channels: Input channels: image channels + 2 coordinate channels.
@@ -169,6 +213,13 @@ class UNet(Backbone):
         scale_shift: False adds the embedding as a bias after the first conv
             of each block (DDPM++); True applies a (1 + scale, shift) modulation
             after its second GroupNorm (ADM).
+        resample: 'residual' resamples with residual blocks (2x2 average pool
+            or nearest x2 before their convs, DDPM++); 'conv' with a stride-2
+            conv down and nearest x2 + conv up.
+        channels_per_group: Least channels per GroupNorm group (DDPM++: 4;
+            1 gives as many groups as channels, up to 32).
+        init: 'edm' (Xavier-uniform weights, zero biases, as DDPM++) or
+            'torch' (PyTorch's defaults); zero-initialised layers stay zero.
     """
 
     zero_init_output = True
@@ -188,30 +239,50 @@ class UNet(Backbone):
                  noise_embedding: str = 'positional',  # 'positional' or 'fourier'
                  skip_scale: float = 2 ** -0.5,  # scale of residual sums
                  scale_shift: bool = False,  # ADM (True) or DDPM++ (False) injection
+                 resample: str = 'residual',  # 'residual' blocks (DDPM++) or plain 'conv'
+                 channels_per_group: int = 4,  # least channels per GroupNorm group
+                 init: str = 'edm',  # 'edm' (Xavier-uniform) or 'torch' (defaults)
                  ) -> None:
         super().__init__()
         if not channel_mults:
             raise PatchgenError('channel_mults needs at least one level')
         if num_classes < 0:
             raise PatchgenError(f'num_classes must be >= 0, got {num_classes}')
+        if resample not in RESAMPLES:
+            raise PatchgenError(f'resample must be one of {", ".join(RESAMPLES)}, got {resample!r}')
+        if init not in INITS:
+            raise PatchgenError(f'init must be one of {", ".join(INITS)}, got {init!r}')
+        if channels_per_group < 1:
+            raise PatchgenError(f'channels_per_group must be at least 1, got {channels_per_group}')
         if embedding_channels is None:
             embedding_channels = 4 * base_channels
         self.num_levels = len(channel_mults)
         self.num_classes = num_classes
 
         self.noise_embedding = NoiseEmbedding(base_channels, embedding_channels, noise_embedding)
+        for layer in self.noise_embedding.mlp:
+            if isinstance(layer, nn.Linear):
+                init_layer(layer, init)
         self.class_embedding = (ClassEmbedding(num_classes, embedding_channels)
                                 if num_classes > 0 else None)
 
-        def block(cin: int, cout: int, attention: bool = False) -> ResidualBlock:
+        def block(cin: int, cout: int, attention: bool = False,
+                  direction: str | None = None) -> ResidualBlock:
             return ResidualBlock(cin, cout, embedding_channels, dropout, skip_scale,
-                                 scale_shift, attention, num_heads)
+                                 scale_shift, attention, num_heads, direction,
+                                 channels_per_group, init)
+
+        def resampler(channels: int, direction: str) -> nn.Module:
+            if resample == 'residual':
+                return block(channels, channels, direction=direction)
+            return Downsample(channels, init) if direction == 'down' else Upsample(channels, init)
 
         level_channels = [base_channels * m for m in channel_mults]
         level_attention = [(resolution >> level) in attn_resolutions
                            for level in range(self.num_levels)]
 
-        self.conv_in = nn.Conv2d(in_channels, base_channels, kernel_size=3, padding=1)
+        self.conv_in = init_layer(nn.Conv2d(in_channels, base_channels, kernel_size=3,
+                                            padding=1), init)
         skip_channels = [base_channels]
         channels = base_channels
         self.encoder = nn.ModuleList()  # encoder[level]: its residual blocks
@@ -225,7 +296,7 @@ class UNet(Backbone):
             if level < self.num_levels - 1:
                 skip_channels.append(channels)  # the downsampled map is a skip too
         self.downsample = nn.ModuleList(  # downsample[level]: level -> level + 1
-            Downsample(c) for c in level_channels[:-1])
+            resampler(c, 'down') for c in level_channels[:-1])
 
         self.middle = nn.ModuleList([block(channels, channels, attention=True),
                                      block(channels, channels)])
@@ -238,10 +309,11 @@ class UNet(Backbone):
                 decoder[level].append(block(cin, channels, level_attention[level]))
         self.decoder = nn.ModuleList(decoder)  # decoder[level]: its residual blocks
         self.upsample = nn.ModuleList(  # upsample[level - 1]: level -> level - 1
-            Upsample(c) for c in level_channels[1:])
+            resampler(c, 'up') for c in level_channels[1:])
 
-        self.norm_out = group_norm(channels)
-        self.conv_out = zero_init(nn.Conv2d(channels, out_channels, kernel_size=3, padding=1))
+        self.norm_out = group_norm(channels, channels_per_group)
+        self.conv_out = init_layer(nn.Conv2d(channels, out_channels, kernel_size=3, padding=1),
+                                   init, gain=0.0)
 
     def forward(self,
                 x: Tensor,
@@ -274,7 +346,7 @@ class UNet(Backbone):
                 h = block(h, emb)  # (N, C_level, H / 2**level, W / 2**level)
                 skips.append(h)
             if level < self.num_levels - 1:
-                h = self.downsample[level](h)  # (N, C_level, H / 2**(level+1), W / 2**(level+1))
+                h = self.downsample[level](h, emb)  # (N, C_level, H / 2**(level+1), ...)
                 skips.append(h)
 
         for block in self.middle:
@@ -285,6 +357,6 @@ class UNet(Backbone):
                 h = torch.cat([h, skips.pop()], dim=1)  # (N, C + C_skip, H / 2**level, ...)
                 h = block(h, emb)  # (N, C_level, H / 2**level, W / 2**level)
             if level > 0:
-                h = self.upsample[level - 1](h)  # (N, C_level, H / 2**(level-1), W / 2**(level-1))
+                h = self.upsample[level - 1](h, emb)  # (N, C_level, H / 2**(level-1), ...)
 
         return self.conv_out(F.silu(self.norm_out(h)))  # (N, out_channels, H, W)
