@@ -1,11 +1,16 @@
 """Training throughput: Patch Diffusion's patch mix vs full-image training on the same network.
 
 Every configuration trains patchgen's UNet (32 channels, multipliers 1/2/2, 2 blocks,
-attention at R/2, no dropout; EDM) through ``PatchDiffusion.train_step`` with Adam in an
-mmengine ``OptimWrapper``, with the configs' fast-path defaults (channels-last, fused
-Adam, read from ``configs/_base_/models/ddpmpp.py``): the real step (forward, backward,
-zeroing of non-finite gradients, optimizer step). Batches are synthetic uniform uint8
-images built once, so data loading is not part of the benchmark.
+attention at R/2, no dropout; EDM) through ``PatchDiffusion.train_step`` with Adam in
+patchgen's ``SafeOptimWrapper``, with the configs' fast-path defaults (channels-last, fused
+Adam, read from ``configs/_base_/``): the real step (forward, backward, the non-finite
+check, optimizer step). Batches are synthetic uniform uint8 images built once, so data
+loading is not part of the benchmark.
+
+Each step's achieved GFLOP/s (the backbone's forward and backward FLOPs counted by
+``torch.utils.flop_counter``, per second of the whole step) is set against the machine's
+measured matmul rate (fp32 and bf16, 2048x2048 matrices) to show how much of it the step
+uses.
 
 Each patch size s of the default mix (R/4, R/2, R with probabilities 0.2/0.3/0.5 and
 batch multipliers 4/2/1, i.e. real_p 0.5) is timed on its own; the full-image case is
@@ -45,22 +50,23 @@ from typing import NamedTuple
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
-from mmengine.registry import init_default_scope
 from torch import Tensor
 
-from patchgen.engine.optim_wrapper import AutocastOptimWrapper
+from patchgen.engine.loops import planned_batch
+from patchgen.engine.optim_wrapper import AutocastOptimWrapper, SafeOptimWrapper
+from patchgen.flops import train_flops_per_image
 from patchgen.models.patch_diffusion import PatchDiffusion
 from patchgen.patches import RandomMultiScale
-from patchgen.registry import MODELS
+from patchgen.registry import MODELS, build_in_scope
 
 from common import benchmark_parser, machine_line, synchronize
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = Config.fromfile(ROOT / 'configs' / '_base_' / 'models' / 'ddpmpp.py')
+SCHEDULE = Config.fromfile(ROOT / 'configs' / '_base_' / 'schedules' / 'adam_patch.py')
 # The configs' fast-path defaults, used by the patch vs full comparison.
 DEFAULTS = dict(channels_last=BASE.model.channels_last,
-                adam=dict(fused=BASE.optim_wrapper.optimizer.fused))
+                adam=dict(fused=SCHEDULE.optim_wrapper.optimizer.fused))
 QUICK = dict(resolutions=[16], warmup=1, steps=2, loss_steps=4, batch=8, fast_path_resolution=16)
 LOSS_RESOLUTION = 32  # MNIST's 28x28 digits padded to 32x32
 EVAL_IMAGES = 64  # fixed batch of the evaluation loss
@@ -133,28 +139,42 @@ def parse_args() -> argparse.Namespace:
 
 
 def build_model(resolution: int, channels: int, device: torch.device | str,
-                sampler: str = 'RandomMultiScale', **options) -> PatchDiffusion:
+                **options) -> PatchDiffusion:
     """The benchmark's network with the same initial weights every time (seed 0).
 
     ``options`` go to PatchDiffusion (``channels_last``, ``compile``, ...).
     """
-    init_default_scope('patchgen')
     torch.manual_seed(0)
-    model = MODELS.build(dict(
+    model = build_in_scope(MODELS, dict(
         type='PatchDiffusion', image_channels=channels, resolution=resolution,
         backbone=dict(type='UNet', base_channels=32, channel_mults=(1, 2, 2), num_blocks=2,
                       attn_resolutions=(resolution // 2,), dropout=0.0),
-        schedule=dict(type='EDM'), patch_sampler=dict(type=sampler),
-        sampler=dict(type='HeunSampler', num_steps=18), **options))
+        schedule=dict(type='EDM'), sampler=dict(type='HeunSampler', num_steps=18), **options))
     return model.to(device)
 
 
-def build_optim(model: PatchDiffusion, lr: float, bf16: bool = False, **adam) -> OptimWrapper:
-    """Adam in an OptimWrapper, or in a bf16 AutocastOptimWrapper."""
+def build_optim(model: PatchDiffusion, lr: float, bf16: bool = False,
+                **adam) -> SafeOptimWrapper:
+    """Adam in a SafeOptimWrapper, or in a bf16 AutocastOptimWrapper."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, **adam)
     if bf16:
         return AutocastOptimWrapper(dtype='bfloat16', optimizer=optimizer)
-    return OptimWrapper(optimizer)
+    return SafeOptimWrapper(optimizer=optimizer)
+
+
+def matmul_gflops(dtype: torch.dtype, device: torch.device, size: int = 2048,
+                  seconds: float = 1.0) -> float:
+    """The machine's measured matrix-multiply rate in GFLOP/s (square ``size`` matrices)."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    a @ b  # warm-up
+    synchronize(device)
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        a @ b
+        count += 1
+    synchronize(device)
+    return 2 * size ** 3 * count / (time.perf_counter() - began) / 1e9
 
 
 def uniform_images(num: int, channels: int, resolution: int, seed: int = 0) -> Tensor:
@@ -164,7 +184,7 @@ def uniform_images(num: int, channels: int, resolution: int, seed: int = 0) -> T
                          generator=generator)
 
 
-def timed_step(model: PatchDiffusion, optim: OptimWrapper, data: dict,
+def timed_step(model: PatchDiffusion, optim: SafeOptimWrapper, data: dict,
                device: torch.device) -> float:
     """Seconds of one ``train_step``."""
     synchronize(device)
@@ -190,11 +210,11 @@ def peak_resident_bytes() -> int:
 def measure_job(job: Job) -> dict:
     """Mean step time and peak memory growth of one configuration (in a child process)."""
     device = torch.device(job.device)
-    model = build_model(job.resolution, 3, device, 'FullImage' if job.full else 'RandomMultiScale',
-                        channels_last=DEFAULTS['channels_last'])
+    model = build_model(job.resolution, 3, device, channels_last=DEFAULTS['channels_last'])
     optim = build_optim(model, job.lr, **DEFAULTS['adam'])
-    data = {'inputs': uniform_images(job.batch * job.multiplier, 3, job.resolution),
-            'patch_size': job.size}
+    images = job.batch * job.multiplier
+    data = planned_batch(uniform_images(images, 3, job.resolution), job.size)
+    flops = train_flops_per_image(model.backbone, 5, job.size) * images
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
         before, high_before = torch.cuda.memory_allocated(device), 0
@@ -205,7 +225,9 @@ def measure_job(job: Job) -> dict:
         high = torch.cuda.max_memory_allocated(device)
     else:
         high = peak_resident_bytes()
-    return dict(step_seconds=sum(seconds[job.warmup:]) / job.steps,
+    step_seconds = sum(seconds[job.warmup:]) / job.steps
+    return dict(step_seconds=step_seconds, step_gflop=flops / 1e9,
+                gflop_per_s=flops / 1e9 / step_seconds,
                 peak_mb=(high - before) / 2 ** 20,
                 peak_is_upper_bound=high == high_before)  # never above the setup's peak
 
@@ -216,29 +238,33 @@ def run_in_child(job: Job) -> dict:
         return pool.apply(measure_job, (job,))
 
 
-def throughput(batch: int, parts: list[Part]) -> dict:
-    """Steady-state rates of a mix of step kinds (one part: a single kind)."""
+def throughput(batch: int, parts: list[Part], gflop: dict[int, float]) -> dict:
+    """Steady-state rates of a mix of step kinds (one part: a single kind); ``gflop`` is
+    each size's step GFLOPs."""
     seconds = sum(part.prob * part.seconds for part in parts)
     images = sum(part.prob * part.multiplier * batch for part in parts)
     pixels = sum(part.prob * part.multiplier * batch * part.size ** 2 for part in parts)
+    flops = sum(part.prob * gflop[part.size] for part in parts)
     return dict(step_seconds=seconds, steps_per_s=1 / seconds, images_per_s=images / seconds,
-                patch_pixels_per_s=pixels / seconds)
+                patch_pixels_per_s=pixels / seconds, gflop_per_s=flops / seconds)
 
 
 def resolution_report(resolution: int, args: argparse.Namespace) -> dict:
     """Per-size, patch-mix and full-image rates and peak memory at one resolution."""
     mix = RandomMultiScale(resolution)
-    measured = {}
+    measured, gflop = {}, {}
     for size in sorted(set(mix.sizes) | {resolution}):
+        multiplier = mix.multiplier(resolution, size)
         measured[size] = run_in_child(Job(
-            resolution, size, mix.multiplier(size), size == resolution, args.batch,
+            resolution, size, multiplier, size == resolution, args.batch,
             args.warmup, args.steps, args.lr, args.device))
+        gflop[size] = measured[size]['step_gflop']
         measured[size].update(throughput(args.batch, [Part(
-            1.0, size, mix.multiplier(size), measured[size]['step_seconds'])]),
-            multiplier=mix.multiplier(size))
-    parts = [Part(prob, size, mix.multiplier(size), measured[size]['step_seconds'])
+            1.0, size, multiplier, measured[size]['step_seconds'])], gflop),
+            multiplier=multiplier)
+    parts = [Part(prob, size, mix.multiplier(resolution, size), measured[size]['step_seconds'])
              for size, prob in zip(mix.sizes, mix.probs)]
-    patch = dict(throughput(args.batch, parts),
+    patch = dict(throughput(args.batch, parts, gflop),
                  peak_mb=max(measured[size]['peak_mb'] for size in mix.sizes),
                  peak_is_upper_bound=all(measured[s]['peak_is_upper_bound'] for s in mix.sizes))
     full = {key: value for key, value in measured[resolution].items() if key != 'multiplier'}
@@ -259,8 +285,8 @@ def fast_path_report(args: argparse.Namespace, device: torch.device) -> dict:
         runs[variant.key] = model, build_optim(model, args.lr, variant.bf16, **variant.adam)
     seconds: dict[str, dict[str, float]] = {key: {} for key in runs}
     for size in mix.sizes:
-        data = {'inputs': uniform_images(args.batch * mix.multiplier(size), 3, resolution),
-                'patch_size': size}
+        data = planned_batch(uniform_images(args.batch * mix.multiplier(resolution, size), 3,
+                                            resolution), size)
         for model, optim in runs.values():  # warm-up (and compilation), not timed
             for _ in range(args.warmup):
                 timed_step(model, optim, data, device)
@@ -290,10 +316,10 @@ def loss_images() -> tuple[Tensor, str]:
 def eval_loss(model: PatchDiffusion, images: Tensor) -> float:
     """fp32 loss on a fixed batch of full images with fixed sigmas and noise."""
     rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))[:EVAL_IMAGES]
-    inputs = model.data_preprocessor({'inputs': images[rows]})['inputs']
-    torch.manual_seed(12345)
+    batch = model.data_preprocessor(planned_batch(images[rows], LOSS_RESOLUTION, seed=12345))
     with torch.no_grad():
-        return model.loss(inputs, LOSS_RESOLUTION)['loss'].item()
+        return model.loss(batch['inputs'], LOSS_RESOLUTION, batch['top'], batch['left'],
+                          batch['noise_seeds'])['loss'].item()
 
 
 def flat_weights(model: PatchDiffusion) -> Tensor:
@@ -309,14 +335,14 @@ def train_losses(images: Tensor, bf16: bool, args: argparse.Namespace,
     """
     model = build_model(LOSS_RESOLUTION, images.shape[1], device)
     optim = build_optim(model, args.lr, bf16)
+    mix = RandomMultiScale(LOSS_RESOLUTION)
     losses = []
     began = time.perf_counter()
     for step in range(args.loss_steps):
-        plan = model.patch_sampler.plan(step, seed=0)
+        plan = mix.plan(step, seed=0)
         rows = torch.randint(len(images), (args.batch * plan.multiplier,),
                              generator=torch.Generator().manual_seed(step))
-        torch.manual_seed(10_000 + step)
-        log = model.train_step({'inputs': images[rows], 'patch_size': plan.size}, optim)
+        log = model.train_step(planned_batch(images[rows], plan.size, step=step), optim)
         losses.append(log['loss'].item())
     seconds = time.perf_counter() - began
     return losses, eval_loss(model, images), seconds, flat_weights(model)
@@ -343,16 +369,18 @@ def bf16_loss_report(args: argparse.Namespace, device: torch.device) -> dict:
     return report
 
 
-def print_resolutions(reports: dict[int, dict], peak_bound: bool) -> None:
+def print_resolutions(reports: dict[int, dict], peak_bound: bool, matmul: dict) -> None:
     """The per-size, patch-mix and full-image table, the ratios and the growth with R."""
     print(f'{"res":>4}  {"mode":<18} {"step s":>7} {"steps/s":>8} {"images/s":>9} '
-          f'{"patch-px/s":>11} {"peak MB":>8}')
+          f'{"patch-px/s":>11} {"GFLOP/s":>8} {"of fp32 mm":>10} {"peak MB":>8}')
 
     def row(resolution: int, mode: str, result: dict) -> None:
         peak = ('<=' if result['peak_is_upper_bound'] else '') + f'{result["peak_mb"]:.0f}'
+        share = result['gflop_per_s'] / matmul['float32']
         print(f'{resolution:>4}  {mode:<18} {result["step_seconds"]:>7.3f} '
               f'{result["steps_per_s"]:>8.2f} {result["images_per_s"]:>9.1f} '
-              f'{result["patch_pixels_per_s"]:>11.3g} {peak:>8}')
+              f'{result["patch_pixels_per_s"]:>11.3g} {result["gflop_per_s"]:>8.1f} '
+              f'{share:>10.1%} {peak:>8}')
 
     for resolution, report in reports.items():
         for size, result in report['sizes'].items():
@@ -411,7 +439,7 @@ def main() -> None:
     machine = machine_line(device)
     print(f'machine: {machine}')
     print(f'network: UNet 32 ch, mults (1, 2, 2), 2 blocks, attention at R/2, {parameters:,} '
-          f'parameters (3 channels); EDM; Adam lr {args.lr:g} in an OptimWrapper; defaults '
+          f'parameters (3 channels); EDM; Adam lr {args.lr:g} in a SafeOptimWrapper; defaults '
           f'{DEFAULTS}; '
           'PatchDiffusion.train_step')
     print(f'data:    synthetic uniform uint8 images built once (data loading not timed); batch '
@@ -419,9 +447,14 @@ def main() -> None:
     print(f'timing:  mean of {args.steps} steps after {args.warmup} warm-up, each size on its '
           'own; the mix is weighted by p; a patch counts as an image')
     print(f'memory:  {memory}, one spawned process per (resolution, size); device {device}')
+    matmul = {str(dtype).removeprefix('torch.'): matmul_gflops(dtype, device)
+              for dtype in (torch.float32, torch.bfloat16)}
+    print('matmul:  ' + ', '.join(f'{name} {rate:.1f} GFLOP/s' for name, rate in matmul.items())
+          + ' (2048x2048, this machine): the ceiling the step\'s GFLOP/s is set against')
     reports = {resolution: resolution_report(resolution, args) for resolution in args.resolutions}
     print_resolutions(reports, any(report[mode]['peak_is_upper_bound']
-                                   for report in reports.values() for mode in ('patch', 'full')))
+                                   for report in reports.values() for mode in ('patch', 'full')),
+                      matmul)
     fast_path = fast_path_report(args, device)
     print_fast_path(fast_path)
     loss = bf16_loss_report(args, device)
@@ -431,7 +464,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(dict(
             machine=machine, device=str(device), parameters=parameters, batch=args.batch,
-            steps=args.steps, warmup=args.warmup, memory_method=memory,
+            steps=args.steps, warmup=args.warmup, memory_method=memory, matmul_gflop_per_s=matmul,
             resolutions={str(r): report for r, report in reports.items()},
             patch_vs_full_images_per_s={str(r): report['patch_vs_full_images_per_s']
                                         for r, report in reports.items()},

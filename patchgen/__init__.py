@@ -1,2 +1,2 @@
 """patchgen: Patch Diffusion training on MMEngine."""
-__version__ = '0.1.0'
+__version__ = '0.2.0'

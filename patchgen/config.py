@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from patchgen.errors import PatchgenError
 from patchgen.registry import ALL_REGISTRIES, SCOPE_ONLY
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+CONFIG_DIR = Path(__file__).resolve().parent / 'configs'  # shipped in the package
 
 
 def parse_cfg_options(items: Sequence[str]) -> dict:
@@ -118,13 +118,30 @@ def check_value_type(key: str, old: Any, new: Any) -> None:
             return
 
 
+def bundled_names() -> list[str]:
+    """Names of the configs shipped with patchgen (``quickstart``, ``features/...``)."""
+    return sorted(str(p.relative_to(CONFIG_DIR).with_suffix('')) for p in CONFIG_DIR.rglob('*.py')
+                  if '_base_' not in p.parts)
+
+
+def resolve_config(name: str | Path) -> Path:
+    """The config file ``name`` names: a path when that file exists, else the bundled config
+    of that name (``quickstart``, ``fmnist32_patch.py``, ``configs/fmnist32_full.py``,
+    ``features/fmnist_classifier``), found in any install of patchgen."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    relative = Path(*path.parts[1:]) if path.parts[:1] == ('configs',) else path  # configs/NAME
+    bundled = CONFIG_DIR / relative.with_suffix('.py')
+    if not path.is_absolute() and bundled.is_file():
+        return bundled
+    raise PatchgenError(f'config file {name} does not exist and is no bundled config: give the '
+                        f'path of a Python config or a bundled name ({", ".join(bundled_names())})')
+
+
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
-    """Read a Python config file and merge ``cfg_options`` into it."""
-    path = Path(path)
-    if not path.is_file():
-        raise PatchgenError(f'config file {path} does not exist: give the path of a Python '
-                            f'config, e.g. configs/quickstart.py')
-    cfg = Config.fromfile(str(path))
+    """Read a Python config (a file, or a bundled config's name) and merge ``cfg_options``."""
+    cfg = Config.fromfile(str(resolve_config(path)))
     # Types first, so that options of a newly chosen type are checked against it.
     for key, value in sorted((cfg_options or {}).items(), key=lambda kv: kv[0] != 'type'
                              and not kv[0].endswith('.type')):
@@ -146,12 +163,3 @@ def check_counts(cfg: Config) -> None:
             node = node.get(part) if isinstance(node, dict | Config) else None
         if node is not None and (type(node) is not int or node < least):
             raise PatchgenError(f'{key} must be a whole number >= {least}, got {node!r}')
-
-
-def bundled_config(name: str) -> Path:
-    """Path of a config shipped in the source tree's ``configs/`` folder."""
-    path = CONFIG_DIR / name
-    if not path.is_file():
-        raise PatchgenError(f'bundled config {name} not found in {CONFIG_DIR}: install patchgen '
-                            f'from its source tree with `pip install -e .`')
-    return path

@@ -30,8 +30,15 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
         raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
                             f'by `patchgen train`')
     cfg = Config.fromstring(cfg_text, file_format='.py')
+    cfg.model.pop('patch_sampler', None)  # patchgen < 0.2 kept the training loop's patch plan here
     model = build_in_scope(MODELS, cfg.model, cfg.get('default_scope'))
-    model.load_state_dict(state['state_dict'])
+    try:
+        model.load_state_dict(state['state_dict'])
+    except RuntimeError as error:
+        raise PatchgenError(
+            f'the weights in {checkpoint} do not fit the model its config builds (a checkpoint of '
+            f'patchgen < 0.2, whose UNet had other defaults?): '
+            f'{" ".join(str(error).split())[:300]}') from None
     return model.to(device).eval()
 
 

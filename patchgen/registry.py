@@ -47,6 +47,10 @@ NOISE_SCHEDULES = Registry('noise schedule', scope=SCOPE,
                            locations=['patchgen.schedules'])
 PATCH_SAMPLERS = Registry('patch sampler', scope=SCOPE,
                           locations=['patchgen.patches'])
+MULTIPLIER_RULES = Registry('multiplier rule', scope=SCOPE,
+                            locations=['patchgen.patches'])
+LOSS_WEIGHTINGS = Registry('loss weighting', scope=SCOPE,
+                           locations=['patchgen.models'])
 SAMPLERS = Registry('sampler', scope=SCOPE, locations=['patchgen.samplers'])
 FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE,
                               locations=['patchgen.evaluation'])
@@ -65,6 +69,8 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'BACKBONES': BACKBONES,
     'NOISE_SCHEDULES': NOISE_SCHEDULES,
     'PATCH_SAMPLERS': PATCH_SAMPLERS,
+    'MULTIPLIER_RULES': MULTIPLIER_RULES,
+    'LOSS_WEIGHTINGS': LOSS_WEIGHTINGS,
     'SAMPLERS': SAMPLERS,
     'METRICS': METRICS,
     'FEATURE_EXTRACTORS': FEATURE_EXTRACTORS,

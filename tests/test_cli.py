@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import QUICKSTART, assert_one_line_error, needs_mlxtend, patchgen, tiny_options
-from patchgen.config import CONFIG_DIR
+from conftest import QUICKSTART, ROOT, assert_one_line_error, needs_mlxtend, patchgen, tiny_options
 
 
 @needs_mlxtend
@@ -58,7 +57,7 @@ def test_missing_config_file() -> None:
 
 def test_unknown_registry_name_lists_close_matches(tmp_path: Path) -> None:
     result = patchgen('train', QUICKSTART, '--work-dir', str(tmp_path),
-                      '--cfg-options', 'model.patch_sampler.type=RandomMultiscale')
+                      '--cfg-options', 'train_cfg.patch_sampler.type=RandomMultiscale')
     assert_one_line_error(result, "'RandomMultiscale'", 'patch sampler', 'RandomMultiScale')
 
 
@@ -79,12 +78,12 @@ def test_wrong_checkpoint_path(tmp_path: Path) -> None:
     (['train', 'configs/quickstart.py', '--cfg-options', 'novalue'], ['key=value']),
 ])
 def test_bad_values(args: list[str], words: list[str], tmp_path: Path) -> None:
-    assert_one_line_error(patchgen(*args, cwd=CONFIG_DIR.parent), *words)
+    assert_one_line_error(patchgen(*args, cwd=ROOT), *words)
 
 
 @needs_mlxtend
 def test_tools_train_behaves_like_patchgen_train(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(CONFIG_DIR.parent / 'tools' / 'train.py'),
+    result = subprocess.run([sys.executable, str(ROOT / 'tools' / 'train.py'),
                              QUICKSTART, '--work-dir', str(tmp_path),
                              *tiny_options(**{'train_cfg.max_iters': 2})],
                             capture_output=True, text=True, timeout=600)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import QUICKSTART, needs_mlxtend, patchgen, tiny_options
+from conftest import QUICKSTART, loss_draws, needs_mlxtend, patchgen, tiny_options
 from patchgen.errors import PatchgenError
 from patchgen.inference import sample_to_folder, seed_labels
 from patchgen.registry import MODELS
@@ -18,7 +18,7 @@ def conditional_model(label_dropout: float = 0.25) -> torch.nn.Module:
         label_dropout=label_dropout,
         backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2), num_blocks=1,
                       attn_resolutions=(), dropout=0.0),
-        schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+        schedule=dict(type='EDM'),
         sampler=dict(type='HeunSampler', num_steps=3)))
     for param in model.parameters():  # make the zero-initialised output layer matter
         torch.nn.init.normal_(param, std=0.05)
@@ -29,7 +29,8 @@ def labels_seen_by_backbone(model: torch.nn.Module, labels: torch.Tensor) -> tor
     seen = []
     handle = model.backbone.register_forward_hook(
         lambda module, args, output: seen.append(args[2].clone()))
-    model.loss(torch.zeros(len(labels), 1, 16, 16), 4, labels)
+    images = torch.zeros(len(labels), 1, 16, 16)
+    model.loss(images, 4, *loss_draws(images, 4), labels)
     handle.remove()
     return seen[0]
 

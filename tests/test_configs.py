@@ -30,8 +30,8 @@ def test_config_builds_its_model(path: Path) -> None:
 def test_patch_and_full_fmnist_configs_differ_only_in_the_patch_sampler() -> None:
     patch = load_config(CONFIG_DIR / 'fmnist32_patch.py').to_dict()
     full = load_config(CONFIG_DIR / 'fmnist32_full.py').to_dict()
-    assert patch['model'].pop('patch_sampler')['type'] == 'RandomMultiScale'
-    assert full['model'].pop('patch_sampler') == {'type': 'FullImage'}
+    assert patch['train_cfg'].pop('patch_sampler')['type'] == 'RandomMultiScale'
+    assert full['train_cfg'].pop('patch_sampler') == {'type': 'FullImage'}
     assert patch == full
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
 from PIL import Image
 
 from conftest import (
@@ -21,7 +20,7 @@ from conftest import (
     tiny_options,
 )
 from patchgen.engine.loops import StepBatches
-from patchgen.models import LossDraws
+from patchgen.engine.optim_wrapper import SafeOptimWrapper
 from patchgen.patches import RandomMultiScale
 from patchgen.registry import MODELS
 
@@ -36,19 +35,19 @@ def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
                           timeout=600, env=env, cwd=ROOT)
 
 
-# Trains through `patchgen train --launcher pytorch`, recording each crop's patch size and
-# top-left coordinates, then saves each rank's final raw weights and records.
+# Trains through `patchgen train --launcher pytorch`, recording each step's patch size and
+# crop corners, then saves each rank's final raw weights and records.
 TRAIN_AND_RECORD = '''
 import json, sys, torch, torch.distributed as dist
 from patchgen.cli.train import run_training
 from patchgen.patches.samplers import PatchSampler
 calls = []
-crop = PatchSampler.crop
-def recording_crop(self, images, size, corners=None):
-    patches, coords = crop(self, images, size, corners)
-    calls.append([size, coords[:, :, 0, 0].flatten().tolist()])
-    return patches, coords
-PatchSampler.crop = recording_crop
+corners = PatchSampler.corners
+def recording_corners(self, n, size, device='cpu'):
+    top, left = corners(self, n, size, device)
+    calls.append([size, torch.cat([top, left]).tolist()])
+    return top, left
+PatchSampler.corners = recording_corners
 work = sys.argv[1]
 runner = run_training(sys.argv[2], work, cfg_options=sys.argv[3:], launcher='pytorch')
 rank = dist.get_rank()
@@ -86,26 +85,25 @@ def tiny_model() -> torch.nn.Module:
         type='PatchDiffusion', image_channels=1, resolution=16, loss_reduction='pixel_sum',
         backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2), num_blocks=1,
                       attn_resolutions=(8,), dropout=0.0),
-        schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+        schedule=dict(type='EDM'),
         sampler=dict(type='HeunSampler', num_steps=3)))
     for param in model.parameters():  # make the zero-initialised output layer matter
         torch.nn.init.normal_(param, std=0.05, generator=torch.Generator().manual_seed(1))
     return model
 
 
-def fixed_batch(n: int, size: int = 8) -> tuple[torch.Tensor, LossDraws]:
-    """n uint8 16x16 images and the patch corners, noise levels and noise of one step."""
+def fixed_batch(n: int, size: int = 8) -> tuple[torch.Tensor, dict]:
+    """n uint8 16x16 images and one step's draws: patch corners and per-image noise seeds."""
     generator = torch.Generator().manual_seed(2)
     images = torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=generator)
-    draws = LossDraws(top=torch.randint(0, 16 - size + 1, (n,), generator=generator),
-                      left=torch.randint(0, 16 - size + 1, (n,), generator=generator),
-                      sigma=torch.rand(n, generator=generator) * 5 + 0.1,
-                      noise=torch.randn(n, 1, size, size, generator=generator))
+    draws = dict(top=torch.randint(0, 16 - size + 1, (n,), generator=generator),
+                 left=torch.randint(0, 16 - size + 1, (n,), generator=generator),
+                 noise_seeds=torch.randint(0, 2 ** 62, (n,), generator=generator))
     return images, draws
 
 
-def rows(draws: LossDraws, part: slice) -> LossDraws:
-    return LossDraws(*(field[part] for field in draws))
+def rows(draws: dict, part: slice) -> dict:
+    return {key: value[part] for key, value in draws.items()}
 
 
 # One SGD step of tiny_model() under DDP or FSDP (argv[3]), each rank on its half of
@@ -113,26 +111,26 @@ def rows(draws: LossDraws, part: slice) -> LossDraws:
 PARALLEL_STEP = '''
 import sys, torch, torch.distributed as dist
 sys.path.insert(0, sys.argv[2])
-from mmengine.optim import OptimWrapper
 from PIL import Image
 from mmengine.registry import init_default_scope
 init_default_scope('patchgen')
 from patchgen.engine.ddp import PatchDistributedDataParallel
 from patchgen.engine.fsdp import PatchFullyShardedDataParallel, whole_state_dicts
+from patchgen.engine.optim_wrapper import SafeOptimWrapper
 from test_distributed import fixed_batch, rows, tiny_model
 dist.init_process_group('gloo')
 rank, parts = dist.get_rank(), int(sys.argv[4])
 model = (PatchDistributedDataParallel(tiny_model(), broadcast_buffers=False)
          if sys.argv[3] == 'ddp' else PatchFullyShardedDataParallel(tiny_model()))
 images, draws = fixed_batch(8)
-optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), accumulative_counts=parts)
+optim = SafeOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                         accumulative_counts=parts)
 optim.initialize_count_status(model, 0, parts)
 size = 4 // parts
 for start in range(4 * rank, 4 * rank + 4, size):
     part = slice(start, start + size)
-    log = model.train_step({'inputs': images[part], 'patch_size': 8,
-                            'draws': rows(draws, part)}, optim)
-assert log['skipped'].item() == 0
+    model.train_step({'inputs': images[part], 'patch_size': 8, **rows(draws, part)}, optim)
+assert optim.last_update == 'stepped'
 with whole_state_dicts([model.module], []):
     weights = model.module.state_dict()
 if rank == 0:
@@ -152,8 +150,8 @@ def test_two_rank_step_equals_one_process_step_on_the_whole_batch(
     model = tiny_model()
     before = {key: value.clone() for key, value in model.state_dict().items()}
     images, draws = fixed_batch(8)
-    model.train_step({'inputs': images, 'patch_size': 8, 'draws': draws},
-                     OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+    model.train_step({'inputs': images, 'patch_size': 8, **draws},
+                     SafeOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
     parallel = torch.load(tmp_path / 'parallel.pth')
     for key, value in model.state_dict().items():
         # The mean of the two ranks' mean losses is the whole batch's mean loss.
@@ -165,15 +163,15 @@ def test_two_rank_step_equals_one_process_step_on_the_whole_batch(
 def test_gradient_accumulation_equals_one_step_on_both_batches() -> None:
     images, draws = fixed_batch(8)
     whole = tiny_model()
-    whole.train_step({'inputs': images, 'patch_size': 8, 'draws': draws},
-                     OptimWrapper(torch.optim.SGD(whole.parameters(), lr=0.1)))
+    whole.train_step({'inputs': images, 'patch_size': 8, **draws},
+                     SafeOptimWrapper(optimizer=torch.optim.SGD(whole.parameters(), lr=0.1)))
     accumulated = tiny_model()
-    optim = OptimWrapper(torch.optim.SGD(accumulated.parameters(), lr=0.1),
-                         accumulative_counts=2)
+    optim = SafeOptimWrapper(optimizer=torch.optim.SGD(accumulated.parameters(), lr=0.1),
+                             accumulative_counts=2)
     optim.initialize_count_status(accumulated, 0, 2)
     for part in (slice(0, 4), slice(4, 8)):
-        accumulated.train_step({'inputs': images[part], 'patch_size': 8,
-                                'draws': rows(draws, part)}, optim)
+        accumulated.train_step({'inputs': images[part], 'patch_size': 8, **rows(draws, part)},
+                               optim)
     for (key, a), b in zip(whole.state_dict().items(), accumulated.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=key)
 
@@ -188,7 +186,7 @@ def test_patch_sizes_agree_across_ranks_while_positions_differ() -> None:
         for rank, stream in enumerate(streams):
             batch = next(stream)  # reseeds the global generators from (seed, step, rank)
             sizes[rank].append(batch['patch_size'])
-            corners[rank].append(torch.randint(0, 32, (4,)))  # what crop would draw next
+            corners[rank].append(torch.cat([batch['top'], batch['left'], batch['noise_seeds']]))
     assert sizes[0] == sizes[1] and len(set(sizes[0])) == 3
     assert all(not torch.equal(a, b) for a, b in zip(corners[0], corners[1]))
 
@@ -345,8 +343,8 @@ def test_time_budget_stops_every_rank_at_the_same_step(tmp_path: Path) -> None:
     result = torchrun('-m', 'patchgen', 'train', QUICKSTART, '--launcher', 'pytorch',
                       '--work-dir', str(work), *tiny_options(**{
                           'train_cfg.max_iters': 100000,
-                          'default_hooks.time_budget.type': 'TimeBudgetHook',
-                          'default_hooks.time_budget.seconds': 4}))
+                          'default_hooks.budget.type': 'BudgetHook',
+                          'default_hooks.budget.budget': 4}))
     assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = torch.load(work / 'time_1.pth', weights_only=False)
+    checkpoint = torch.load(work / 'budget_1.pth', weights_only=False)
     assert 0 < checkpoint['meta']['iter'] < 100000

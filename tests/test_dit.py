@@ -3,12 +3,13 @@ import math
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
 from torch import nn
 
 from patchgen.backbones import DiT
 from patchgen.backbones.dit import DIT_ARCHS, parse_arch
 from patchgen.coords import coordinate_channels
+from patchgen.engine.loops import planned_batch
+from patchgen.engine.optim_wrapper import SafeOptimWrapper
 from patchgen.errors import PatchgenError
 from patchgen.registry import BACKBONES, MODELS
 from patchgen.testing import BackboneContract
@@ -217,16 +218,16 @@ def test_dit_trains_and_samples_through_patch_diffusion() -> None:
     model = MODELS.build(dict(
         type='PatchDiffusion', image_channels=1, resolution=R,
         backbone=dict(type='DiT', arch='S/2', depth=2, hidden_size=32, num_heads=2),
-        schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+        schedule=dict(type='EDM'),
         sampler=dict(type='HeunSampler', num_steps=3)))
     assert isinstance(model.backbone, DiT) and model.backbone.in_channels == 3
-    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-3))
+    optim = SafeOptimWrapper(optimizer=torch.optim.Adam(model.parameters(), lr=1e-3))
     torch.manual_seed(0)
     images = torch.randint(0, 256, (4, 1, R, R), dtype=torch.uint8)
     before = [p.detach().clone() for p in model.parameters()]
     for size in (4, 8, 16):
-        log = model.train_step({'inputs': images, 'patch_size': size}, optim)
-        assert math.isfinite(log['loss'].item()) and log['skipped'].item() == 0.0
+        log = model.train_step(planned_batch(images, size), optim)
+        assert math.isfinite(log['loss'].item()) and optim.last_update == 'stepped'
         assert log['patch_size'].item() == size
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -5,6 +5,8 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
+from conftest import loss_draws
+from patchgen.engine.loops import planned_batch
 from patchgen.engine.optim_wrapper import AutocastOptimWrapper
 from patchgen.errors import PatchgenError
 from patchgen.registry import MODELS
@@ -15,7 +17,7 @@ def model(**options) -> torch.nn.Module:
     net = MODELS.build(dict(type='PatchDiffusion', image_channels=1, resolution=16,
                             backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2),
                                           num_blocks=1, attn_resolutions=(8,), dropout=0.0),
-                            schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+                            schedule=dict(type='EDM'),
                             sampler=dict(type='HeunSampler', num_steps=3), **options))
     for param in net.parameters():
         torch.nn.init.normal_(param, std=0.05)
@@ -23,9 +25,8 @@ def model(**options) -> torch.nn.Module:
 
 
 def seeded_loss(net: torch.nn.Module, size: int = 8) -> torch.Tensor:
-    torch.manual_seed(1)
-    images = torch.rand(8, 1, 16, 16) * 2 - 1
-    return net.loss(images, size)['loss']
+    images = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    return net.loss(images, size, *loss_draws(images, size, seed=1))['loss']
 
 
 def test_channels_last_gives_the_same_loss() -> None:
@@ -42,7 +43,7 @@ def test_bf16_autocast_step_runs_in_bf16_and_updates_the_weights() -> None:
     seen = []
     net.backbone.conv_in.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     before = net.backbone.conv_in.weight.detach().clone()
-    batch = {'inputs': torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 'patch_size': 8}
+    batch = planned_batch(torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 8)
     log = net.train_step(batch, wrapper)
     assert seen == [torch.bfloat16] and math.isfinite(log['loss'].item())
     assert not torch.equal(before, net.backbone.conv_in.weight)
@@ -106,7 +107,7 @@ def test_fp16_grad_scaler_on_cuda_round_trips_its_state() -> None:
     net = model().cuda()
     wrapper = AutocastOptimWrapper(dtype='float16',
                                    optimizer=torch.optim.Adam(net.parameters(), 1e-3))
-    batch = {'inputs': torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 'patch_size': 8}
+    batch = planned_batch(torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 8)
     net.train_step(batch, wrapper)
     state = wrapper.state_dict()
     assert 'loss_scaler' in state and state['loss_scaler']['scale'] > 0

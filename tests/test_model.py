@@ -3,9 +3,11 @@ import math
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.logging import MessageHub
 
-from patchgen.engine.loops import StepBatches
+from conftest import loss_draws
+from patchgen.engine.loops import StepBatches, planned_batch
+from patchgen.engine.optim_wrapper import SafeOptimWrapper
 from patchgen.errors import PatchgenError
 from patchgen.patches import FixedSize
 from patchgen.registry import MODELS
@@ -15,7 +17,7 @@ def tiny_model(**overrides) -> torch.nn.Module:
     cfg = dict(type='PatchDiffusion', image_channels=1, resolution=16,
                backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2), num_blocks=1,
                              attn_resolutions=(8,), dropout=0.0),
-               schedule=dict(type='EDM'), patch_sampler=dict(type='RandomMultiScale'),
+               schedule=dict(type='EDM'),
                sampler=dict(type='HeunSampler', num_steps=3))
     cfg.update(overrides)
     model = MODELS.build(cfg)
@@ -26,8 +28,7 @@ def tiny_model(**overrides) -> torch.nn.Module:
 
 
 def seeded_loss(model: torch.nn.Module, images: torch.Tensor, size: int) -> torch.Tensor:
-    torch.manual_seed(123)
-    return model.loss(images, size)['loss']
+    return model.loss(images, size, *loss_draws(images, size, seed=123))['loss']
 
 
 def test_pixel_sum_is_pixel_mean_times_pixels_per_patch() -> None:
@@ -51,8 +52,8 @@ def test_denoiser_sees_the_coordinates() -> None:
 @pytest.mark.parametrize('schedule', ['EDM', 'VP', 'VE'])
 def test_every_schedule_trains_on_patches(schedule: str) -> None:
     model = tiny_model(schedule=dict(type=schedule))
-    optim = OptimWrapper(torch.optim.Adam(model.parameters(), 1e-3))
-    batch = {'inputs': torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 'patch_size': 4}
+    optim = SafeOptimWrapper(optimizer=torch.optim.Adam(model.parameters(), 1e-3))
+    batch = planned_batch(torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 4)
     before = [p.clone() for p in model.parameters()]
     log = model.train_step(batch, optim)
     assert math.isfinite(log['loss'].item()) and log['patch_size'].item() == 4
@@ -62,22 +63,26 @@ def test_every_schedule_trains_on_patches(schedule: str) -> None:
 
 def test_train_step_skips_a_step_with_non_finite_gradients() -> None:
     model = tiny_model()
-    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=0.1))
-    data = {'inputs': torch.zeros(4, 1, 16, 16, dtype=torch.uint8), 'patch_size': 16}
-    assert model.train_step(data, optim)['skipped'].item() == 0.0
+    optim = SafeOptimWrapper(optimizer=torch.optim.Adam(model.parameters(), lr=0.1))
+    data = planned_batch(torch.zeros(4, 1, 16, 16, dtype=torch.uint8), 16)
+    hub = MessageHub.get_current_instance()
+    model.train_step(data, optim)
+    assert optim.last_update == 'stepped' and hub.get_scalar('train/skipped').current() == 0
     before = [p.detach().clone() for p in model.parameters()]
     poisoned = model.backbone.conv_in.weight
     moments = {k: v.clone() for k, v in optim.optimizer.state[poisoned].items()}
     handle = poisoned.register_hook(
         lambda grad: torch.full_like(grad, float('nan')))
-    log = model.train_step(data, optim)
-    assert log['skipped'].item() == 1.0 and not math.isfinite(log['grad_norm'].item())
+    model.train_step(data, optim)
+    assert optim.last_update == 'skipped' and hub.get_scalar('train/skipped').current() == 1
+    assert not math.isfinite(hub.get_scalar('train/grad_norm').current())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no update at all
     state = optim.optimizer.state[poisoned]
     assert all(torch.equal(state[k], moments[k]) for k in moments)  # Adam's moments and step too
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # cleared
     handle.remove()
-    assert model.train_step(data, optim)['skipped'].item() == 0.0
+    model.train_step(data, optim)
+    assert optim.last_update == 'stepped'
 
 
 def test_forward_without_a_patch_size_names_the_loop() -> None:
@@ -96,13 +101,28 @@ def test_step_batches_draw_multiplier_batches_and_replay_exactly() -> None:
     batch = next(steps)
     assert batch['patch_size'] == 4 and batch['inputs'].shape == (8, 1, 16, 16)
     assert batch['labels'].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert batch['top'].shape == batch['left'].shape == batch['noise_seeds'].shape == (8,)
+    assert 0 <= batch['top'].min() and batch['top'].max() <= 12 and batch['noise_band'] == (0, 1)
     noise_at_step_1 = torch.randn(3)
     replay = StepBatches(loader(), FixedSize(16, 4), seed=0, rank=0)
-    next(replay)
+    again = next(replay)
     assert torch.equal(torch.randn(3), noise_at_step_1)  # step randomness depends on the step only
+    assert all(torch.equal(batch[k], again[k]) for k in ('top', 'left', 'noise_seeds'))
     other_rank = StepBatches(loader(), FixedSize(16, 4), seed=0, rank=1)
-    next(other_rank)
+    theirs = next(other_rank)
     assert not torch.equal(torch.randn(3), noise_at_step_1)  # ranks get their own noise
+    assert not torch.equal(theirs['noise_seeds'], batch['noise_seeds'])
+
+
+def test_an_images_loss_depends_on_its_own_draws_not_its_batch() -> None:
+    model = tiny_model(loss_reduction='pixel_mean')
+    images = torch.rand(4, 1, 16, 16) * 2 - 1
+    batch = planned_batch(torch.zeros(4, 1, 16, 16, dtype=torch.uint8), 8, seed=5)
+    draws = [batch[k] for k in ('top', 'left', 'noise_seeds')]
+    whole = model.loss(images, 8, *draws)['loss']
+    halves = [model.loss(images[part], 8, *(d[part] for d in draws))['loss']
+              for part in (slice(0, 2), slice(2, 4))]
+    torch.testing.assert_close(whole, sum(halves) / 2)
 
 
 def test_generate_is_seeded_full_size_and_keeps_training_mode() -> None:

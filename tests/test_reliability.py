@@ -17,6 +17,7 @@ from PIL import Image
 
 from conftest import (
     QUICKSTART,
+    ROOT,
     Payload,
     assert_one_line_error,
     assert_same_tensors,
@@ -24,7 +25,6 @@ from conftest import (
     patchgen,
     tiny_options,
 )
-from patchgen.config import CONFIG_DIR
 from patchgen.engine.checkpoint import load_checkpoint_file
 
 STATES = ('state_dict', 'ema_state_dict', 'optimizer', 'param_schedulers')
@@ -209,7 +209,7 @@ def test_corrupt_image_skipped_with_a_counted_warning(tmp_path: Path) -> None:
     ('train_cfg.max_iters=-1', ['max_iters', '>= 1', '-1']),
     ('train_dataloader.batch_size=0', ['batch_size', '>= 1']),
     ('model.resolution=30', ['resolution 30', 'divisible by 4']),
-    ('model.patch_sampler.type=RandomMultiscale', ["'RandomMultiscale'", 'RandomMultiScale']),
+    ('train_cfg.patch_sampler.type=RandomMultiscale', ["'RandomMultiscale'", 'RandomMultiScale']),
     ('train_dataloader.dataset.type=ImageFolderDataset train_dataloader.dataset.root=/nowhere',
      ['/nowhere', 'does not exist']),
 ])
@@ -225,7 +225,7 @@ def test_config_faults_are_one_line_errors(options: str, words: list[str], tmp_p
     (['fid', 'no_such_folder', 'ref.npz'], ['no_such_folder']),
 ])
 def test_cli_faults_are_one_line_errors(args: list[str], words: list[str]) -> None:
-    assert_one_line_error(patchgen(*args, cwd=CONFIG_DIR.parent), *words)
+    assert_one_line_error(patchgen(*args, cwd=ROOT), *words)
 
 
 def test_debug_flag_shows_the_traceback(tmp_path: Path) -> None:

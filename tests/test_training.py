@@ -1,10 +1,11 @@
 """Training through the Runner on real data: the loss falls, resume replays the run exactly."""
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import assert_same_tensors, needs_mlxtend
+from conftest import assert_same_tensors, loss_draws, needs_mlxtend
 from patchgen.engine import build_runner, load_checkpoint_file
 from patchgen.registry import DATASETS
 
@@ -13,9 +14,9 @@ pytestmark = needs_mlxtend
 
 def fixed_eval_loss(model: torch.nn.Module, images: torch.Tensor) -> float:
     """Full-image loss on fixed images, noise levels and noise."""
-    torch.manual_seed(0)
     with torch.no_grad():
-        return model.loss(images, images.shape[-1])['loss'].item()
+        size = images.shape[-1]
+        return model.loss(images, size, *loss_draws(images, size))['loss'].item()
 
 
 def test_loss_falls_on_mnist_within_a_few_dozen_steps(tiny_cfg: Config) -> None:
@@ -56,11 +57,31 @@ def test_resumed_run_equals_uninterrupted_run(tiny_cfg: Config, tmp_path: Path) 
 def test_time_budget_stops_training_and_snapshots(tiny_cfg: Config) -> None:
     tiny_cfg.merge_from_dict({'train_cfg.max_iters': 100_000,
                               'default_hooks.checkpoint.interval': 100_000})
-    tiny_cfg.custom_hooks = [dict(type='TimeBudgetHook', seconds=3, snapshots=2)]
+    tiny_cfg.custom_hooks = [dict(type='BudgetHook', budget=3, unit='seconds', snapshots=2)]
     runner = build_runner(tiny_cfg)
     runner.train()
     assert 0 < runner.iter < 100_000
-    first, second = (load_checkpoint_file(Path(tiny_cfg.work_dir) / f'time_{k}.pth')
+    first, second = (load_checkpoint_file(Path(tiny_cfg.work_dir) / f'budget_{k}.pth')
                      for k in (1, 2))
-    assert 1.5 <= first['meta']['train_seconds'] < second['meta']['train_seconds']
-    assert second['meta']['train_seconds'] >= 3 and second['meta']['iter'] == runner.iter
+    assert 1.5 <= first['meta']['cost']['seconds'] < second['meta']['cost']['seconds']
+    assert second['meta']['cost']['seconds'] >= 3 and second['meta']['iter'] == runner.iter
+
+
+def test_flop_budget_counts_each_steps_patches(tiny_cfg: Config) -> None:
+    # The patch mix: each step costs its images times the FLOPs of one patch of its size.
+    from patchgen.flops import train_flops_per_image
+    tiny_cfg.merge_from_dict({'train_cfg.max_iters': 100_000,
+                              'default_hooks.checkpoint.interval': 100_000})
+    runner = build_runner(tiny_cfg)
+    per_image = {size: train_flops_per_image(runner.model.backbone, 3, size)
+                 for size in (8, 16, 32)}
+    assert per_image[8] < per_image[16] < per_image[32]
+    budget = 6 * 8 * per_image[32]  # six full-image steps' worth
+    runner.register_hook(dict(type='BudgetHook', budget=budget, unit='flops', snapshots=2))
+    runner.train()
+    sizes = [runner.train_loop.patch_sampler.plan(step, runner.seed) for step in range(runner.iter)]
+    spent = sum(plan.multiplier * 8 * per_image[plan.size] for plan in sizes)
+    last = load_checkpoint_file(Path(tiny_cfg.work_dir) / 'budget_2.pth')['meta']['cost']
+    assert last['flops'] == pytest.approx(spent) and last['steps'] == runner.iter
+    assert spent >= budget > spent - 8 * 4 * per_image[32]  # stopped at the first step past it
+    assert last['images'] == sum(plan.multiplier * 8 for plan in sizes)

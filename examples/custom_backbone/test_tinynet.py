@@ -1,5 +1,6 @@
 """TinyConvNet keeps patchgen's backbone contract: run with `pytest examples/custom_backbone`."""
 import tinynet  # noqa: F401 (registers TinyConvNet)
+
 from patchgen.testing import BackboneContract
 
 

@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-
 Source = Annotated[str, typer.Argument(help='A folder or .zip of images, an IDX file '
                                             '(*-ubyte.gz), or mnist5k, fashion-mnist, '
                                             'fashion-mnist-test.')]

@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-
 features_app = typer.Typer(help='Feature networks for evaluation.', no_args_is_help=True)
 
 

@@ -16,7 +16,8 @@ app = typer.Typer(help='Patch Diffusion training, sampling and data tools. Add -
                        'command to see full tracebacks.',
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=False))(train)
-app.command()(quickstart)
+app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=False))(
+    quickstart)
 app.command()(sample)
 app.command()(data)
 app.command('list')(list_registries)

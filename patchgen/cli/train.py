@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 LAUNCHERS = ('none', 'pytorch', 'slurm')
 
 
-def run_training(config: Path, work_dir: Path | None = None, resume: bool = False,
+def run_training(config: Path | str, work_dir: Path | None = None, resume: bool = False,
                  cfg_options: list[str] = (), launcher: str = 'none',
                  trust_checkpoint: bool = False) -> Runner:
     """Train from a config file; returns the runner after training."""
@@ -50,7 +50,8 @@ def report(runner: Runner) -> Path | None:
     return checkpoint
 
 
-ConfigPath = Annotated[Path, typer.Argument(help='Python config file.')]
+ConfigPath = Annotated[Path, typer.Argument(
+    help='Python config file, or a bundled config\'s name (quickstart, fmnist32_patch, ...).')]
 WorkDir = Annotated[Path | None, typer.Option(
     help='Where logs and checkpoints go (default: work_dirs/CONFIG_NAME).')]
 Resume = Annotated[bool, typer.Option(
@@ -63,23 +64,31 @@ TrustCheckpoint = Annotated[bool, typer.Option(
 Launcher = Annotated[str, typer.Option(help='Job launcher: none, pytorch (torchrun) or slurm.')]
 
 
+def collect_options(ctx: typer.Context, cfg_options: list[str] | None) -> list[str]:
+    """``--cfg-options a=1 b=2``: the pairs after the first arrive as extra arguments."""
+    options = list(cfg_options or [])
+    for extra in ctx.args:
+        if extra.startswith('-') or '=' not in extra:
+            raise PatchgenError(f'unexpected argument {extra!r}: see `patchgen '
+                                f'{ctx.info_name} --help`')
+        options.append(extra)
+    return options
+
+
 def train(ctx: typer.Context, config: ConfigPath, work_dir: WorkDir = None, resume: Resume = False,
           cfg_options: CfgOptions = None, launcher: Launcher = 'none',
           trust_checkpoint: TrustCheckpoint = False) -> None:
-    """Train a model from a config file through the MMEngine Runner."""
-    options = list(cfg_options or [])
-    for extra in ctx.args:  # `--cfg-options a=1 b=2`: the later pairs arrive as extra arguments
-        if extra.startswith('-') or '=' not in extra:
-            raise PatchgenError(f'unexpected argument {extra!r}: see `patchgen train --help`')
-        options.append(extra)
-    report(run_training(config, work_dir, resume, options, launcher, trust_checkpoint))
+    """Train a model from a config through the MMEngine Runner."""
+    report(run_training(config, work_dir, resume, collect_options(ctx, cfg_options), launcher,
+                        trust_checkpoint))
 
 
-def quickstart(work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(
-        'work_dirs/quickstart')) -> None:
-    """Train a small model on MNIST-5k for about five minutes on a CPU and show the results."""
-    from patchgen.config import bundled_config
-    runner = run_training(bundled_config('quickstart.py'), work_dir)
+def quickstart(ctx: typer.Context,
+               work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(
+                   'work_dirs/quickstart'),
+               cfg_options: CfgOptions = None) -> None:
+    """Train a small model on MNIST-5k for a few minutes on a CPU and show the results."""
+    runner = run_training('quickstart', work_dir, cfg_options=collect_options(ctx, cfg_options))
     checkpoint = report(runner)
     out = Path(runner.work_dir) / 'samples_cli'
     Console(soft_wrap=True, highlight=False).print(

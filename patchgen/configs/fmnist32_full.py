@@ -2,4 +2,4 @@
 # replaced by full images (multiplier 1). Nothing else differs.
 _base_ = ['./fmnist32_patch.py']
 
-model = dict(patch_sampler=dict(_delete_=True, type='FullImage'))
+train_cfg = dict(patch_sampler=dict(_delete_=True, type='FullImage'))

@@ -1,7 +1,8 @@
 # Fashion-MNIST 32x32 with Patch Diffusion (sizes 8/16/32, real_p 0.5).
 # configs/fmnist32_full.py is the same run on full images only.
 _base_ = ['./_base_/models/ddpmpp.py', './_base_/datasets/fashion_mnist_32.py',
-          './_base_/evaluation/fid_inception.py', './_base_/default_runtime.py']
+          './_base_/schedules/adam_patch.py', './_base_/evaluation/fid_inception.py',
+          './_base_/default_runtime.py']
 
 resolution = 32
 model = dict(
@@ -13,11 +14,11 @@ model = dict(
     loss_reduction='pixel_mean',
     backbone=dict(base_channels=32, channel_mults=(1, 2, 2), num_blocks=2, attn_resolutions=(16,),
                   dropout=0.1),
-    patch_sampler=dict(type='RandomMultiScale', real_p=0.5),
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=200)]
-train_cfg = dict(max_iters=20_000, val_interval=5000)
+train_cfg = dict(max_iters=20_000, val_interval=5000,
+                 patch_sampler=dict(type='RandomMultiScale', real_p=0.5))
 # FID of 1,000 EMA samples against the test split, padded like the training images.
 val_evaluator = [dict(
     type='FID',

@@ -5,8 +5,8 @@
 # train_dataloader.batch_size is per GPU: 32 x 8 GPUs = 256 full images per step.
 # For DiT-XL, or GPUs with less memory, shard with FSDP instead of DDP (docs/distributed.md):
 #   --cfg-options model_wrapper_cfg.type=PatchFullyShardedDataParallel
-_base_ = ['./_base_/models/ddpmpp.py', './_base_/evaluation/fid_inception.py',
-          './_base_/default_runtime.py']
+_base_ = ['./_base_/models/patch_diffusion.py', './_base_/schedules/adam_patch.py',
+          './_base_/evaluation/fid_inception.py', './_base_/default_runtime.py']
 
 resolution = 64
 model = dict(
@@ -15,8 +15,7 @@ model = dict(
     num_classes=1000,
     label_dropout=0.1,
     loss_reduction='pixel_mean',
-    backbone=dict(_delete_=True, type='DiT', arch='B/2'),  # 'XL/2' for the paper-scale model
-    patch_sampler=dict(type='RandomMultiScale', real_p=0.5),
+    backbone=dict(type='DiT', arch='B/2'),  # 'XL/2' for the paper-scale model
     sampler=dict(type='HeunSampler', num_steps=40),
     channels_last=False,  # a transformer: no convolutions to speed up
 )
@@ -34,7 +33,8 @@ train_dataloader = dict(
 optim_wrapper = dict(_delete_=True, type='AutocastOptimWrapper', dtype='bfloat16',
                      optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.0, fused=True))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=5000)]
-train_cfg = dict(max_iters=400_000, val_interval=20_000)
+train_cfg = dict(max_iters=400_000, val_interval=20_000,
+                 patch_sampler=dict(type='RandomMultiScale', real_p=0.5))
 val_dataloader = dict(dataset=dict(num=10_000, num_classes=1000))
 val_evaluator = [dict(type='FID', reference='data/refs/imagenet-64x64_tfinception.npz',
                       reference_dataset=imagenet)]

@@ -1,6 +1,6 @@
 # The quickstart: a small Patch Diffusion model on MNIST-5k at 32x32, a few minutes on a CPU.
 _base_ = ['./_base_/models/ddpmpp.py', './_base_/datasets/mnist5k_32.py',
-          './_base_/default_runtime.py']
+          './_base_/schedules/adam_patch.py', './_base_/default_runtime.py']
 
 resolution = 32
 model = dict(

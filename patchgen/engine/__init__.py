@@ -1,4 +1,5 @@
 """Training machinery: the loop, hooks, the runner and checkpoint handling."""
+from .budget_hook import BudgetHook
 from .checkpoint import PlainCheckpointHook, load_checkpoint_file
 from .checkpoint_hook import SafeCheckpointHook
 from .ddp import PatchDistributedDataParallel
@@ -9,10 +10,9 @@ from .nonfinite_hook import NonFiniteGuardHook
 from .optim_wrapper import AutocastOptimWrapper
 from .runner import PatchgenRunner, build_runner
 from .sample_grid_hook import SampleGridHook
-from .time_budget_hook import TimeBudgetHook
 
 __all__ = ['AutocastOptimWrapper', 'PlainCheckpointHook', 'SafeCheckpointHook',
            'load_checkpoint_file', 'HalfLifeEMA', 'HalfLifeEMAHook', 'NonFiniteGuardHook',
            'PatchDistributedDataParallel', 'PatchFullyShardedDataParallel',
            'PatchTrainLoop', 'StepBatches', 'PatchgenRunner', 'build_runner', 'SampleGridHook',
-           'TimeBudgetHook']
+           'BudgetHook']

@@ -7,12 +7,11 @@ from patchgen.registry import MODEL_WRAPPERS
 
 @MODEL_WRAPPERS.register_module()
 class PatchDistributedDataParallel(MMDistributedDataParallel):
-    """mmengine's DDP wrapper that runs PatchDiffusion's own train step, on CUDA or CPU.
+    """mmengine's DDP wrapper, on CUDA or CPU.
 
-    The step (skipping non-finite steps, gradient accumulation through
-    ``no_sync``) is the model's; only its forward pass goes through DDP, so the
-    gradients are averaged over ranks. On the CPU, DDP takes no device ids; on
-    a GPU, the module's device is the default.
+    mmengine's train step runs as it is (gradient accumulation through
+    ``no_sync``; patchgen's optimizer wrappers skip non-finite steps). On the
+    CPU, DDP takes no device ids; on a GPU, the module's device is the default.
 
     Args:
         module: The PatchDiffusion model, already on its device.
@@ -28,6 +27,3 @@ class PatchDistributedDataParallel(MMDistributedDataParallel):
             kwargs.setdefault('device_ids', [device.index])
         kwargs.setdefault('broadcast_buffers', False)
         super().__init__(module=module, **kwargs)
-
-    def train_step(self, data: dict, optim_wrapper) -> dict:
-        return self.module.train_step(data, optim_wrapper, wrapper=self)

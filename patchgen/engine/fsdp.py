@@ -147,7 +147,13 @@ class PatchFullyShardedDataParallel(nn.Module):
         return self.module._run_forward(data, mode)
 
     def train_step(self, data: dict, optim_wrapper) -> dict:
-        return self.module.train_step(data, optim_wrapper, wrapper=self)
+        """mmengine's train step, with the forward pass through the sharded model."""
+        with optim_wrapper.optim_context(self):
+            data = self.module.data_preprocessor(data, training=True)
+            losses = self._run_forward(data, mode='loss')
+        loss, log_vars = self.module.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        return log_vars
 
     def val_step(self, data: dict) -> list:
         return self.module.val_step(data)

@@ -1,15 +1,20 @@
 """The training loop whose iterations are Patch Diffusion optimizer steps."""
+import logging
 from collections.abc import Iterator
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.model import is_model_wrapper
+from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from patchgen.errors import PatchgenError
-from patchgen.patches import PatchSampler
-from patchgen.registry import LOOPS
+from patchgen.patches import FixedSize, PatchSampler
+from patchgen.registry import LOOPS, PATCH_SAMPLERS
 from patchgen.seeding import reseed_global_rngs
+
+from .wrappers import unwrap_model
+
+NOISE_SEED_RANGE = 2 ** 62  # per-image noise seeds are drawn in [0, 2^62)
 
 
 def merge_batches(batches: list[dict]) -> dict:
@@ -36,14 +41,16 @@ class StepBatches:
     """Iterator over optimizer steps built from an iterator over data batches.
 
     Step ``t`` first reseeds the global generators from ``(seed, t, rank)``,
-    then asks the patch sampler for its plan and merges ``plan.multiplier``
-    data batches into one, tagged with ``patch_size``. Because each step's
+    then asks the patch sampler for its plan, merges ``plan.multiplier`` data
+    batches into one and adds the step's draws: ``patch_size``, each image's
+    crop corner (``top``, ``left``), each image's ``noise_seeds`` (its noise
+    level and noise) and the step's ``noise_band``. Because each step's
     randomness depends only on its index, skipping ``t`` steps on resume
     replays an uninterrupted run exactly.
 
     Args:
         batches: Infinite iterator over collated data batches.
-        patch_sampler: Decides each step's patch size and multiplier.
+        patch_sampler: Decides each step's patch size, multiplier and noise band.
         seed: The run's seed, the same on every rank.
         rank: This process's rank; positions and noise differ between ranks.
     """
@@ -63,8 +70,12 @@ class StepBatches:
         reseed_global_rngs(self.seed, self.step, self.rank)
         plan = self.patch_sampler.plan(self.step, self.seed)
         batch = merge_batches([next(self.batches) for _ in range(plan.multiplier)])
+        n = len(batch['inputs'])
+        top, left = self.patch_sampler.corners(n, plan.size)  # each (N,)
+        noise_seeds = torch.randint(0, NOISE_SEED_RANGE, (n,))  # (N,)
         self.step += 1
-        return {**batch, 'patch_size': plan.size}
+        return {**batch, 'patch_size': plan.size, 'top': top, 'left': left,
+                'noise_seeds': noise_seeds, 'noise_band': plan.noise_band}
 
 
 @LOOPS.register_module()
@@ -72,17 +83,56 @@ class PatchTrainLoop(IterBasedTrainLoop):
     """mmengine's IterBasedTrainLoop in which an iteration is one Patch Diffusion step.
 
     ``max_iters`` counts optimizer steps; a step on patches of side s draws
-    the patch sampler's multiplier (R // s by default) data batches. Takes
-    the same arguments as ``IterBasedTrainLoop``.
+    the patch sampler's multiplier (R // s by default) data batches.
+
+    Args:
+        runner: The Runner.
+        dataloader: The training dataloader (or its config).
+        max_iters: Optimizer steps.
+        patch_sampler: Config of the patch sampler (PATCH_SAMPLERS);
+            ``resolution`` is the model's unless given.
+        **kwargs: ``IterBasedTrainLoop``'s (``val_begin``, ``val_interval``, ...).
     """
 
-    def __init__(self, runner, dataloader, max_iters: int, **kwargs) -> None:
+    def __init__(self, runner, dataloader, max_iters: int, patch_sampler: dict | None = None,
+                 **kwargs) -> None:
         super().__init__(runner, dataloader, max_iters, **kwargs)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
+        if patch_sampler is None:
+            raise PatchgenError("PatchTrainLoop needs a patch sampler: set train_cfg.patch_sampler"
+                                ", e.g. dict(type='RandomMultiScale', real_p=0.5)")
+        self.patch_sampler = PATCH_SAMPLERS.build(
+            patch_sampler, default_args=dict(resolution=model.resolution))
         check_training_data(self.dataloader.dataset, model)
-        self.dataloader_iterator = StepBatches(self.dataloader_iterator, model.patch_sampler,
+        self.dataloader_iterator = StepBatches(self.dataloader_iterator, self.patch_sampler,
                                                seed=runner.seed, rank=get_rank())
 
     def run(self) -> torch.nn.Module:
         self.dataloader_iterator.seed = self.runner.seed  # a resumed run knows its seed only now
         return super().run()
+
+
+def move_patch_sampler_to_loop(cfg) -> None:
+    """Accept the old ``model.patch_sampler`` key: move it to ``train_cfg``, with a warning."""
+    model, train_cfg = cfg.get('model') or {}, cfg.get('train_cfg')
+    if 'patch_sampler' not in model:
+        return
+    patch_sampler = model.pop('patch_sampler')
+    if train_cfg is not None and 'patch_sampler' not in train_cfg:
+        train_cfg['patch_sampler'] = patch_sampler
+    print_log('model.patch_sampler is deprecated: set train_cfg.patch_sampler (the training '
+              'loop owns the patch plan)', logger='current', level=logging.WARNING)
+
+
+def planned_batch(images: torch.Tensor, size: int, seed: int = 0, step: int = 0,
+                  rank: int = 0) -> dict:
+    """One training batch of ``images`` as PatchTrainLoop makes it at ``step``: the images
+    (N, C, R, R) with patches of side ``size`` and the step's corners and noise seeds.
+
+    For scripts and tests that call ``train_step`` or ``loss`` outside a Runner.
+    """
+    sampler = FixedSize(images.shape[-1], size,
+                        multiplier=dict(type='ReferenceMultiplier', max_multiplier=1))
+    steps = StepBatches(iter([{'inputs': images}]), sampler, seed=seed, rank=rank)
+    steps.step = step
+    return next(steps)

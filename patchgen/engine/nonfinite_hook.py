@@ -11,11 +11,12 @@ from .checkpoint_hook import SafeCheckpointHook
 class NonFiniteGuardHook(Hook):
     """Logs each skipped step and stops after ``max_consecutive`` of them in a row.
 
-    ``PatchDiffusion.train_step`` skips a step whose loss or gradients are not
-    finite and reports ``skipped``. This hook counts those steps (the total is
-    logged as ``skipped_steps`` and kept in checkpoints); when ``max_consecutive``
-    steps in a row were skipped, the weights have not changed since the last good
-    step, so it saves a checkpoint of them and stops the run with a message.
+    ``SafeOptimWrapper`` (and ``AutocastOptimWrapper``) skip a step whose loss or
+    gradients are not finite and report it in ``last_update``. This hook counts
+    those steps (the total is logged as ``skipped_steps`` and kept in checkpoints);
+    when ``max_consecutive`` steps in a row were skipped, the weights have not
+    changed since the last good step, so it saves a checkpoint of them and stops
+    the run with a message.
 
     Args:
         max_consecutive: Skipped steps in a row that stop the run.
@@ -31,8 +32,10 @@ class NonFiniteGuardHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
                          outputs: dict | None = None) -> None:
-        if not outputs or not float(outputs.get('skipped', 0.0)):
-            self.consecutive = 0
+        update = getattr(runner.optim_wrapper, 'last_update', None)
+        if update != 'skipped':
+            if update == 'stepped':
+                self.consecutive = 0
             return
         self.consecutive += 1
         total = runner.message_hub.get_info('skipped_steps', 0) + 1

@@ -1,4 +1,4 @@
-"""Mixed-precision training on any device: bf16 autocast (CPU or GPU), fp16 with a GradScaler."""
+"""Optimizer wrappers: skipping non-finite steps, and mixed precision on any device."""
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -6,6 +6,7 @@ import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
+from patchgen.distributed import whole
 from patchgen.errors import PatchgenError
 from patchgen.registry import OPTIM_WRAPPERS
 
@@ -13,7 +14,47 @@ DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
 
 @OPTIM_WRAPPERS.register_module()
-class AutocastOptimWrapper(OptimWrapper):
+class SafeOptimWrapper(OptimWrapper):
+    """mmengine's OptimWrapper that skips a step whose loss or gradients are not finite.
+
+    A skipped step changes no weight, moment or step count. Each update logs
+    ``grad_norm`` and ``skipped`` (0 or 1) as training scalars and sets
+    :attr:`last_update` to ``'stepped'`` or ``'skipped'`` (None while gradients
+    accumulate), which ``NonFiniteGuardHook`` reads. Under DDP or FSDP the
+    gradients are already averaged, so every rank skips together. A GradScaler
+    (fp16, see :class:`AutocastOptimWrapper`) skips overflowing steps itself.
+
+    Args:
+        **kwargs: Passed to ``OptimWrapper`` (``optimizer``, ``clip_grad``, ...).
+    """
+
+    loss_scaler: torch.amp.GradScaler | None = None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.last_update: str | None = None
+
+    def update_params(self, loss: torch.Tensor, step_kwargs: dict | None = None,
+                      zero_kwargs: dict | None = None) -> None:
+        self.backward(self.scale_loss(loss))
+        self.last_update = None
+        if not self.should_update():  # accumulating gradients
+            return
+        grads = [param.grad for group in self.optimizer.param_groups
+                 for param in group['params'] if param.grad is not None]
+        grad_norm = whole(torch.nn.utils.get_total_norm(grads)).detach()  # FSDP: a DTensor
+        finite = (self.loss_scaler is not None
+                  or bool(torch.isfinite(loss) & torch.isfinite(grad_norm)))
+        if finite:
+            self.step(**(step_kwargs or {}))
+        self.zero_grad(**(zero_kwargs or {}))
+        self.last_update = 'stepped' if finite else 'skipped'
+        self.message_hub.update_scalar('train/grad_norm', float(grad_norm))
+        self.message_hub.update_scalar('train/skipped', float(not finite))
+
+
+@OPTIM_WRAPPERS.register_module()
+class AutocastOptimWrapper(SafeOptimWrapper):
     """OptimWrapper whose forward pass runs under ``torch.autocast`` on the model's device.
 
     mmengine's AmpOptimWrapper is GPU-only and uses the deprecated
@@ -32,7 +73,6 @@ class AutocastOptimWrapper(OptimWrapper):
                                 f'{", ".join(DTYPES)}')
         super().__init__(**kwargs)
         self.cast_dtype = DTYPES[dtype]
-        self.loss_scaler: torch.amp.GradScaler | None = None
 
     def _device_type(self, model: nn.Module) -> str:
         device_type = next(model.parameters()).device.type

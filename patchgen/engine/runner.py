@@ -19,6 +19,7 @@ from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
 from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
+from .loops import move_patch_sampler_to_loop
 from .wrappers import unwrap_model
 
 
@@ -134,4 +135,5 @@ class PatchgenRunner(Runner):
 def build_runner(cfg) -> Runner:
     """Build the runner a config asks for (``runner_type``) under its default scope."""
     check_counts(cfg)
+    move_patch_sampler_to_loop(cfg)
     return build_in_scope(RUNNERS, cfg, cfg.get('default_scope'))

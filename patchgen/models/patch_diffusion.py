@@ -1,35 +1,28 @@
-"""The Patch Diffusion model: glue between patch sampler, noise schedule and backbone."""
+"""The Patch Diffusion model: glue between noise schedule, loss weighting and backbone."""
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import torch
 from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapper
 from torch import Tensor
 
 from patchgen.coords import coordinate_channels
-from patchgen.distributed import whole
 from patchgen.errors import PatchgenError
 from patchgen.images import quantize
-from patchgen.registry import BACKBONES, MODELS, NOISE_SCHEDULES, PATCH_SAMPLERS, SAMPLERS
+from patchgen.patches import crop_patches
+from patchgen.registry import BACKBONES, LOSS_WEIGHTINGS, MODELS, NOISE_SCHEDULES, SAMPLERS
 from patchgen.samplers import SeededNoise
 
 LOSS_REDUCTIONS = ('pixel_sum', 'pixel_mean')
-
-
-class LossDraws(NamedTuple):
-    """The random inputs of a loss evaluation, for exact comparisons (e.g. DDP vs one process)."""
-
-    top: Tensor  # (N,) long, first row of each patch
-    left: Tensor  # (N,) long, first column of each patch
-    sigma: Tensor  # (N,) noise levels
-    noise: Tensor  # (N, C, s, s) standard normal noise
+FULL_BAND = (0.0, 1.0)
 
 
 @MODELS.register_module()
 class PatchDiffusion(BaseModel):
-    """Train on random patches with coordinate channels; sample whole images.
+    """Train on patches with coordinate channels; sample whole images.
 
+    The training loop (``PatchTrainLoop``) decides each step's patches: their
+    size, each image's crop corner, the noise band and each image's seed for
+    its noise draws. The loss is a plain function of those and the images.
     The backbone F sees ``[c_in * x, coords]`` (C + 2 channels) and predicts C
     channels; the schedule's preconditioning turns it into the denoiser
     ``D(x; sigma) = c_skip * x + c_out * F``.
@@ -38,8 +31,6 @@ class PatchDiffusion(BaseModel):
         backbone: Config of the network (BACKBONES). ``in_channels``,
             ``out_channels`` and ``resolution`` are filled in unless given.
         schedule: Config of the noise schedule (NOISE_SCHEDULES).
-        patch_sampler: Config of the patch sampler (PATCH_SAMPLERS);
-            ``resolution`` is filled in unless given.
         sampler: Config of the sampler that :meth:`generate` uses (SAMPLERS).
         image_channels: Channels C of the images.
         resolution: Side R of the full training images.
@@ -53,6 +44,8 @@ class PatchDiffusion(BaseModel):
             code does, so small patches give smaller gradients than full
             images; ``'pixel_mean'`` averages over every pixel, so all patch
             sizes weigh the same per pixel.
+        weighting: Config of the loss weighting over noise levels and patch
+            sizes (LOSS_WEIGHTINGS); the schedule's lambda(sigma) by default.
         channels_last: Run the backbone in channels-last memory format (faster
             convolutions on CPUs and tensor-core GPUs).
         compile: Compile the backbone with ``torch.compile``: True, or a dict
@@ -64,13 +57,13 @@ class PatchDiffusion(BaseModel):
     def __init__(self,
                  backbone: dict,
                  schedule: dict,
-                 patch_sampler: dict,
                  sampler: dict,
                  image_channels: int,
                  resolution: int,
                  num_classes: int = 0,
                  label_dropout: float = 0.1,
                  loss_reduction: str = 'pixel_sum',
+                 weighting: dict | None = None,
                  channels_last: bool = False,
                  compile: bool | dict = False,
                  data_preprocessor: dict | None = None) -> None:
@@ -95,8 +88,7 @@ class PatchDiffusion(BaseModel):
             self.backbone.compile(**{'dynamic': False, **(compile if isinstance(compile, dict)
                                                           else {})})
         self.schedule = NOISE_SCHEDULES.build(schedule)
-        self.patch_sampler = PATCH_SAMPLERS.build(patch_sampler,
-                                                  default_args=dict(resolution=resolution))
+        self.weighting = LOSS_WEIGHTINGS.build(weighting or dict(type='EDMWeighting'))
         self.sampler = SAMPLERS.build(sampler)
 
     def denoise(self, x: Tensor, sigma: Tensor, coords: Tensor,
@@ -119,39 +111,44 @@ class PatchDiffusion(BaseModel):
         out = self.backbone(net_in, c.c_noise.flatten(), labels)  # (N, C, H, W)
         return c.c_skip * x + c.c_out * out
 
-    def loss(self, images: Tensor, patch_size: int, labels: Tensor | None = None,
-             draws: LossDraws | None = None) -> dict:
+    def loss(self, images: Tensor, patch_size: int, top: Tensor, left: Tensor,
+             noise_seeds: Tensor, labels: Tensor | None = None,
+             noise_band: tuple[float, float] = FULL_BAND) -> dict:
         """Weighted denoising loss on one patch per image.
 
         Args:
             images: (N, C, R, R) full images in [-1, 1].
-            patch_size: Side of the patches of this step.
+            patch_size: Side s of the patches of this step.
+            top: (N,) long, first row of each image's patch.
+            left: (N,) long, first column of each image's patch.
+            noise_seeds: (N,) long; image k's noise level and noise come from a
+                generator seeded with ``noise_seeds[k]``, so they do not depend
+                on the batch it is in.
             labels: (N,) class labels, or None.
-            draws: The patch corners, noise levels and noise to use; by default
-                they are drawn from torch's global generator.
+            noise_band: Quantiles [lo, hi) of the schedule's noise law to draw from.
         """
-        # patches (N, C, s, s), coords (N, 2, s, s)
-        if draws is None:
-            patches, coords = self.patch_sampler.crop(images, patch_size)
-            sigma = self.schedule.sample_sigma(len(patches), patches.device)  # (N,)
-            noise = torch.randn_like(patches)  # (N, C, s, s)
-        else:
-            patches, coords = self.patch_sampler.crop(images, patch_size, (draws.top, draws.left))
-            sigma, noise = draws.sigma, draws.noise
+        patches, coords = crop_patches(images, top, left, patch_size)  # (N, C|2, s, s)
+        draws = SeededNoise(noise_seeds.tolist(), images.device)
+        sigma = self.schedule.sigma_in_band(draws.rand(), noise_band)  # (N,)
+        noise = draws.randn(*patches.shape[1:])  # (N, C, s, s)
         if labels is not None and self.num_classes > 0 and self.training:
             dropped = torch.rand(len(labels), device=labels.device) < self.label_dropout
             labels = labels.masked_fill(dropped, self.num_classes)  # (N,) some null labels
         noisy = patches + sigma.view(-1, 1, 1, 1) * noise
         denoised = self.denoise(noisy, sigma, coords, labels)
-        error = self.schedule.loss_weight(sigma).view(-1, 1, 1, 1) * (denoised - patches).square()
+        error = self.weighting(sigma, self.schedule.loss_weight(sigma),
+                               (denoised - patches).square(), patch_size / self.resolution)
         loss = error.sum() / len(error) if self.loss_reduction == 'pixel_sum' else error.mean()
         return dict(loss=loss, patch_size=loss.new_tensor(float(patch_size)))
 
     def forward(self, inputs: Tensor | None = None, labels: Tensor | None = None,
-                patch_size: int | None = None, seeds: Tensor | None = None,
-                draws: LossDraws | None = None, mode: str = 'loss') -> dict | list[Tensor]:
-        """``mode='loss'``: the training loss of a batch of images; ``mode='predict'``:
-        one generated (C, H, W) uint8 image per seed, for the Runner's val/test loops."""
+                patch_size: int | None = None, top: Tensor | None = None,
+                left: Tensor | None = None, noise_seeds: Tensor | None = None,
+                noise_band: tuple[float, float] = FULL_BAND, seeds: Tensor | None = None,
+                mode: str = 'loss') -> dict | list[Tensor]:
+        """``mode='loss'``: the training loss of a batch that ``PatchTrainLoop`` made
+        (images with their patch size, corners and noise seeds); ``mode='predict'``: one
+        generated (C, H, W) uint8 image per seed, for the Runner's val/test loops."""
         if mode == 'predict':
             if seeds is None:
                 raise PatchgenError("mode='predict' needs seeds: evaluate with a "
@@ -159,44 +156,10 @@ class PatchDiffusion(BaseModel):
             return list(quantize(self.generate(seeds.tolist(), labels)))
         if mode != 'loss':
             raise PatchgenError(f"PatchDiffusion has modes 'loss' and 'predict', got {mode!r}")
-        if patch_size is None:
-            raise PatchgenError("the batch carries no patch size: train PatchDiffusion with "
+        if patch_size is None or top is None or left is None or noise_seeds is None:
+            raise PatchgenError("the batch carries no patch plan: train PatchDiffusion with "
                                 "train_cfg=dict(type='PatchTrainLoop', ...)")
-        return self.loss(inputs, patch_size, labels, draws)
-
-    def train_step(self, data: dict, optim_wrapper: OptimWrapper,
-                   wrapper: torch.nn.Module | None = None) -> dict[str, Tensor]:
-        """One optimizer step on a batch already holding ``multiplier`` data batches.
-
-        A step whose loss or gradients are not finite is skipped (no weight,
-        moment or step-count update) and reported as ``skipped=1`` in the log,
-        with the gradient norm. DDP has averaged the gradients by then, so
-        every rank skips together. A GradScaler (fp16) scales the gradients
-        and skips overflowing steps itself; its steps are not checked here.
-
-        Args:
-            data: ``{'inputs', 'patch_size'}`` and optionally ``labels``, ``draws``.
-            optim_wrapper: The Runner's optimizer wrapper.
-            wrapper: The DDP wrapper around this model, through which the
-                forward pass runs (so that gradients are synchronised).
-        """
-        model = wrapper or self
-        with optim_wrapper.optim_context(model):
-            data = self.data_preprocessor(data, True)
-            losses = model._run_forward(data, mode='loss')
-        loss, log_vars = self.parse_losses(losses)
-        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-        if not optim_wrapper.should_update():  # accumulating gradients
-            return log_vars
-        grads = [param.grad for param in self.parameters() if param.grad is not None]
-        grad_norm = whole(torch.nn.utils.get_total_norm(grads)).detach()  # FSDP: a DTensor
-        scaled = getattr(optim_wrapper, 'loss_scaler', None) is not None
-        finite = scaled or bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
-        if finite:
-            optim_wrapper.step()
-        optim_wrapper.zero_grad()
-        log_vars.update(grad_norm=grad_norm, skipped=torch.tensor(float(not finite)))
-        return log_vars
+        return self.loss(inputs, patch_size, top, left, noise_seeds, labels, noise_band)
 
     def guided_denoiser(self, coords: Tensor, labels: Tensor | None,
                         guidance: float) -> Callable[[Tensor, Tensor], Tensor]:

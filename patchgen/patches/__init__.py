@@ -1,13 +1,19 @@
-"""Patch samplers: which patch size each step trains on, and the crops."""
+"""Patch samplers and multiplier rules: which patches each step trains on, and the crops."""
+from .multipliers import ConstantPixels, ConstantTime, MultiplierRule, ReferenceMultiplier
 from .samplers import (
+                       AnnealedMultiScale,
                        FixedSize,
                        FullImage,
+                       NoiseAwareMultiScale,
                        PatchPlan,
                        PatchSampler,
                        Progressive,
                        RandomMultiScale,
+                       crop_patches,
                        gather_patches,
 )
 
 __all__ = ['PatchPlan', 'PatchSampler', 'RandomMultiScale', 'FixedSize', 'FullImage',
-           'Progressive', 'gather_patches']
+           'Progressive', 'NoiseAwareMultiScale', 'AnnealedMultiScale', 'crop_patches',
+           'gather_patches', 'MultiplierRule', 'ReferenceMultiplier', 'ConstantPixels',
+           'ConstantTime']

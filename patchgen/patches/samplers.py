@@ -1,10 +1,11 @@
-"""Patch samplers: each optimizer step's patch size, its batch multiplier, and the crops.
+"""Patch samplers: each optimizer step's patch size, batch multiplier and noise band.
 
-A sampler answers two questions. :meth:`PatchSampler.plan` says which patch
-size a step uses and how many data batches it draws (the batch multiplier);
-the answer depends only on ``(seed, step)``, so every rank of a distributed
-run agrees on it. :meth:`PatchSampler.crop` cuts one patch per image at a
-uniformly random position and returns its coordinate channels.
+:meth:`PatchSampler.plan` says which patch size a step uses, how many data
+batches it draws (the multiplier, from a multiplier rule) and which quantiles
+of the schedule's noise law its noise levels come from; the answer depends
+only on ``(seed, step)``, so every rank of a distributed run agrees on it.
+:meth:`PatchSampler.corners` draws each image's crop position and
+:func:`crop_patches` cuts the patches with their coordinate channels.
 """
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -16,7 +17,9 @@ from torch import Tensor
 
 from patchgen.coords import coordinate_channels
 from patchgen.errors import PatchgenError
-from patchgen.registry import PATCH_SAMPLERS
+from patchgen.registry import MULTIPLIER_RULES, PATCH_SAMPLERS
+
+FULL_BAND = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -25,70 +28,65 @@ class PatchPlan:
 
     size: int  # patch side in pixels
     multiplier: int  # data batches drawn for the step
+    noise_band: tuple[float, float] = FULL_BAND  # quantiles of the noise law, [lo, hi)
 
 
 class PatchSampler(ABC):
-    """Base class: the multiplier rule and the cropping that all samplers share.
+    """Base class: the multiplier rule and the crop positions that all samplers share.
 
     Args:
         resolution: Side R of the full training images.
-        max_multiplier: Cap on the default multiplier rule ``R // size``
-            (the reference's values: x4 / x2 / x1 for R/4, R/2, R).
-            None means no cap.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES); the
+            reference's ``R // size`` (``ReferenceMultiplier``) by default.
     """
 
-    def __init__(self, resolution: int, max_multiplier: int | None = None) -> None:
+    def __init__(self, resolution: int, multiplier: dict | None = None) -> None:
         if resolution < 2:
             raise PatchgenError(f'resolution must be at least 2, got {resolution}')
-        if max_multiplier is not None and max_multiplier < 1:
-            raise PatchgenError(f'max_multiplier must be at least 1, got {max_multiplier}')
         self.resolution = resolution
-        self.max_multiplier = max_multiplier
+        self.multiplier = MULTIPLIER_RULES.build(multiplier or dict(type='ReferenceMultiplier'))
 
     @abstractmethod
     def size_for_step(self, step: int, seed: int) -> int:
         """The patch size of optimizer step ``step`` in a run seeded with ``seed``."""
 
-    def multiplier(self, size: int) -> int:
-        """Data batches drawn for a step on ``size`` patches."""
-        multiplier = max(1, self.resolution // size)
-        return multiplier if self.max_multiplier is None else min(multiplier, self.max_multiplier)
-
     def plan(self, step: int, seed: int = 0) -> PatchPlan:
-        """Patch size and multiplier of one step; the same on every rank."""
+        """Patch size, multiplier and noise band of one step; the same on every rank."""
         size = self.size_for_step(step, seed)
-        return PatchPlan(size=size, multiplier=self.multiplier(size))
+        return PatchPlan(size=size, multiplier=self.multiplier(self.resolution, size))
 
-    def crop(self, images: Tensor, size: int,
-             corners: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        """Cut one ``size`` patch per image, at uniform random positions or at ``corners``.
+    def corners(self, n: int, size: int, device: torch.device | str = 'cpu'
+                ) -> tuple[Tensor, Tensor]:
+        """(top, left), each (n,) long: uniform over ``[0, R - size]`` from torch's global
+        generator, or all zero for full-size patches."""
+        if size == self.resolution:
+            zeros = torch.zeros(n, dtype=torch.long, device=device)
+            return zeros, zeros.clone()
+        top = torch.randint(0, self.resolution - size + 1, (n,), device=device)
+        left = torch.randint(0, self.resolution - size + 1, (n,), device=device)
+        return top, left
 
-        Random positions come from torch's global generator; rows and columns
-        are each uniform over the integers ``[0, R - size]``.
 
-        Args:
-            images: (N, C, R, R) full images.
-            size: Patch side in pixels.
-            corners: (top, left), each (N,) long, to cut at given positions.
+def crop_patches(images: Tensor, top: Tensor, left: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """Cut one ``size`` patch per image at (top, left), with its coordinate channels.
 
-        Returns:
-            patches (N, C, size, size) and their coordinates (N, 2, size, size).
-        """
-        n, _, height, width = images.shape
-        if height != self.resolution or width != self.resolution:
-            raise PatchgenError(
-                f'images are {height}x{width} but the patch sampler expects '
-                f'{self.resolution}x{self.resolution}: resize or pad the data '
-                f'to the model resolution')
-        if corners is not None:
-            top, left = corners
-        elif size == self.resolution:
-            top = left = torch.zeros(n, dtype=torch.long, device=images.device)
-        else:
-            top = torch.randint(0, self.resolution - size + 1, (n,), device=images.device)
-            left = torch.randint(0, self.resolution - size + 1, (n,), device=images.device)
-        patches = images if size == self.resolution else gather_patches(images, top, left, size)
-        return patches, coordinate_channels(top, left, size, size, self.resolution)
+    Args:
+        images: (N, C, R, R) full images.
+        top: (N,) long, first row of each patch.
+        left: (N,) long, first column of each patch.
+        size: Patch side in pixels.
+
+    Returns:
+        patches (N, C, size, size) and their coordinates (N, 2, size, size).
+    """
+    n, _, height, width = images.shape
+    if height != width:
+        raise PatchgenError(f'images are {height}x{width}; patches are cut from square images: '
+                            f'pad or resize the data to the model resolution')
+    if not 0 < size <= height:
+        raise PatchgenError(f'patch size {size} does not fit {height}x{width} images')
+    patches = images if size == height else gather_patches(images, top, left, size)
+    return patches, coordinate_channels(top, left, size, size, height)
 
 
 def gather_patches(images: Tensor, top: Tensor, left: Tensor, size: int) -> Tensor:
@@ -154,7 +152,7 @@ class RandomMultiScale(PatchSampler):
         sizes: Patch sizes, overriding the default (e.g. ``[R // 2, R]`` for
             latent space); then ``probs`` must be given too.
         probs: Probability of each size.
-        max_multiplier: Cap on the multiplier rule ``R // size``.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
     """
 
     def __init__(self,
@@ -162,8 +160,8 @@ class RandomMultiScale(PatchSampler):
                  real_p: float = 0.5,
                  sizes: Sequence[int] | None = None,
                  probs: Sequence[float] | None = None,
-                 max_multiplier: int | None = None) -> None:
-        super().__init__(resolution, max_multiplier)
+                 multiplier: dict | None = None) -> None:
+        super().__init__(resolution, multiplier)
         self.sizes, self.probs = size_mix(resolution, real_p, sizes, probs)
 
     def size_for_step(self, step: int, seed: int) -> int:
@@ -178,11 +176,11 @@ class FixedSize(PatchSampler):
     Args:
         resolution: Side R of the full images.
         size: The patch size.
-        max_multiplier: Cap on the multiplier rule ``R // size``.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
     """
 
-    def __init__(self, resolution: int, size: int, max_multiplier: int | None = None) -> None:
-        super().__init__(resolution, max_multiplier)
+    def __init__(self, resolution: int, size: int, multiplier: dict | None = None) -> None:
+        super().__init__(resolution, multiplier)
         self.size = size_mix(resolution, 0.0, [size], [1.0])[0][0]
 
     def size_for_step(self, step: int, seed: int) -> int:
@@ -207,7 +205,7 @@ class Progressive(PatchSampler):
         real_p: As in :class:`RandomMultiScale`, for the default sizes.
         sizes: Patch sizes in the order they are used.
         probs: Share of training spent on each size.
-        max_multiplier: Cap on the multiplier rule ``R // size``.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
     """
 
     def __init__(self,
@@ -216,8 +214,8 @@ class Progressive(PatchSampler):
                  real_p: float = 0.5,
                  sizes: Sequence[int] | None = None,
                  probs: Sequence[float] | None = None,
-                 max_multiplier: int | None = None) -> None:
-        super().__init__(resolution, max_multiplier)
+                 multiplier: dict | None = None) -> None:
+        super().__init__(resolution, multiplier)
         if total_iters < 1:
             raise PatchgenError(f'total_iters must be at least 1, got {total_iters}')
         self.sizes, shares = size_mix(resolution, real_p, sizes, probs)
@@ -226,3 +224,91 @@ class Progressive(PatchSampler):
     def size_for_step(self, step: int, seed: int) -> int:
         index = int(np.searchsorted(self.ends, step, side='right'))
         return self.sizes[min(index, len(self.sizes) - 1)]
+
+
+@PATCH_SAMPLERS.register_module()
+class NoiseAwareMultiScale(RandomMultiScale):
+    """Patch size and noise level drawn together: small patches train low noise levels.
+
+    A denoiser at low noise needs only local context, at high noise the global
+    layout. Sizes are sorted small to large and size k owns the k-th band of the
+    schedule's noise quantiles, as wide as its probability: with the paper's mix
+    at real_p 0.5, R/4 patches train the lowest 20% of noise levels, R/2 the
+    next 30%, full images the top 50%. With probability ``1 - coupling`` a step
+    ignores its band and draws from the whole law. Either way the noise law over
+    steps stays the schedule's: the bands tile [0, 1) in proportion to how often
+    each is used.
+
+    Args:
+        resolution: Side R of the full images.
+        real_p: Share of steps on full images (default sizes R/4, R/2, R).
+        sizes: Patch sizes, overriding the default; then ``probs`` too.
+        probs: Probability of each size.
+        coupling: Probability that a step's noise levels come from its size's
+            band (1: always; 0: never, which is :class:`RandomMultiScale`).
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
+    """
+
+    def __init__(self,
+                 resolution: int,
+                 real_p: float = 0.5,
+                 sizes: Sequence[int] | None = None,
+                 probs: Sequence[float] | None = None,
+                 coupling: float = 1.0,
+                 multiplier: dict | None = None) -> None:
+        super().__init__(resolution, real_p, sizes, probs, multiplier)
+        if not 0.0 <= coupling <= 1.0:
+            raise PatchgenError(f'coupling must lie in [0, 1], got {coupling}')
+        self.coupling = coupling
+        order = np.argsort(self.sizes, kind='stable')  # small sizes take low quantiles
+        edges = np.concatenate([[0.0], np.cumsum(self.probs[order])])
+        edges[-1] = 1.0
+        self.bands = {self.sizes[k]: (float(edges[i]), float(edges[i + 1]))
+                      for i, k in enumerate(order)}
+
+    def plan(self, step: int, seed: int = 0) -> PatchPlan:
+        rng = np.random.default_rng([seed, step])
+        size = self.sizes[rng.choice(len(self.sizes), p=self.probs)]
+        band = self.bands[size] if rng.random() < self.coupling else FULL_BAND
+        return PatchPlan(size=size, multiplier=self.multiplier(self.resolution, size),
+                         noise_band=band)
+
+
+@PATCH_SAMPLERS.register_module()
+class AnnealedMultiScale(PatchSampler):
+    """A patch-share schedule: size probabilities move linearly from ``start_probs`` to
+    ``end_probs`` over ``total_iters`` steps (e.g. mostly small patches early, full images
+    at the end), then stay at ``end_probs``.
+
+    Args:
+        resolution: Side R of the full images.
+        total_iters: Steps over which the probabilities move.
+        start_probs: Probability of each size at step 0.
+        end_probs: Probability of each size from step ``total_iters`` on.
+        sizes: Patch sizes; R/4, R/2, R by default.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
+    """
+
+    def __init__(self,
+                 resolution: int,
+                 total_iters: int,
+                 start_probs: Sequence[float],
+                 end_probs: Sequence[float],
+                 sizes: Sequence[int] | None = None,
+                 multiplier: dict | None = None) -> None:
+        super().__init__(resolution, multiplier)
+        if total_iters < 1:
+            raise PatchgenError(f'total_iters must be at least 1, got {total_iters}')
+        sizes = default_sizes_and_probs(resolution, 0.5)[0] if sizes is None else sizes
+        self.sizes, self.start_probs = size_mix(resolution, 0.5, sizes, start_probs)
+        self.end_probs = size_mix(resolution, 0.5, sizes, end_probs)[1]
+        self.total_iters = total_iters
+
+    def probs_at(self, step: int) -> np.ndarray:
+        """The size probabilities of step ``step``."""
+        t = min(step / self.total_iters, 1.0)
+        return (1 - t) * self.start_probs + t * self.end_probs
+
+    def size_for_step(self, step: int, seed: int) -> int:
+        rng = np.random.default_rng([seed, step])
+        return self.sizes[rng.choice(len(self.sizes), p=self.probs_at(step))]

@@ -17,6 +17,11 @@ class SeededNoise:
         self.device = torch.device(device)
         self.generators = [torch.Generator(self.device).manual_seed(int(s)) for s in seeds]
 
+    def rand(self, *shape: int) -> Tensor:
+        """(len(seeds), *shape) uniforms in [0, 1), row k from generator k."""
+        return torch.stack([torch.rand(shape, generator=g, device=self.device)
+                            for g in self.generators])
+
     def randn(self, *shape: int) -> Tensor:
         """(len(seeds), *shape) standard normal noise, row k from generator k."""
         return torch.stack([torch.randn(shape, generator=g, device=self.device)

@@ -5,6 +5,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+QUANTILE_EPS = 1e-6  # quantiles are kept in [eps, 1 - eps], where every law is finite
+
 
 class Preconditioning(NamedTuple):
     """Scalings of the denoiser ``D(x) = c_skip * x + c_out * F(c_in * x, c_noise)``."""
@@ -27,8 +29,19 @@ class NoiseSchedule(ABC):
     sigma_max: float
 
     @abstractmethod
-    def sample_sigma(self, n: int, device: torch.device) -> Tensor:
-        """Draw (n,) training noise levels from the schedule's training law."""
+    def sigma_at_quantile(self, u: Tensor) -> Tensor:
+        """The training law's quantile function: sigma whose CDF is ``u`` in (0, 1), elementwise."""
+
+    def sigma_in_band(self, uniform: Tensor, band: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+        """Map uniforms in [0, 1) to noise levels whose quantiles lie in ``band = (lo, hi)``:
+        the whole training law by default, its lowest levels with e.g. ``(0, 0.3)``."""
+        u = band[0] + (band[1] - band[0]) * uniform
+        return self.sigma_at_quantile(u.clamp(QUANTILE_EPS, 1 - QUANTILE_EPS))
+
+    def sample_sigma(self, n: int, device: torch.device,
+                     band: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+        """Draw (n,) training noise levels from the training law restricted to ``band``."""
+        return self.sigma_in_band(torch.rand(n, device=device), band)
 
     @abstractmethod
     def precondition(self, sigma: Tensor) -> Preconditioning:

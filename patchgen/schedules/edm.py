@@ -34,8 +34,9 @@ class EDM(NoiseSchedule):
         self.sigma_max = sigma_max
         self.rho = rho
 
-    def sample_sigma(self, n: int, device: torch.device) -> Tensor:
-        return (torch.randn(n, device=device) * self.p_std + self.p_mean).exp()
+    def sigma_at_quantile(self, u: Tensor) -> Tensor:
+        normal = 2 ** 0.5 * torch.erfinv(2 * u - 1)  # standard normal quantile
+        return (normal * self.p_std + self.p_mean).exp()
 
     def precondition(self, sigma: Tensor) -> Preconditioning:
         sd2 = self.sigma_data ** 2

@@ -22,9 +22,8 @@ class VE(NoiseSchedule):
         self.sigma_min = sigma_min
         self.sigma_max = sigma_max
 
-    def sample_sigma(self, n: int, device: torch.device) -> Tensor:
-        u = torch.rand(n, device=device)  # ln(sigma) uniform on [ln min, ln max]
-        low, high = math.log(self.sigma_min), math.log(self.sigma_max)
+    def sigma_at_quantile(self, u: Tensor) -> Tensor:
+        low, high = math.log(self.sigma_min), math.log(self.sigma_max)  # ln(sigma) uniform
         return (low + u * (high - low)).exp()
 
     def precondition(self, sigma: Tensor) -> Preconditioning:

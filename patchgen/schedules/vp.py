@@ -42,9 +42,8 @@ class VP(NoiseSchedule):
         b = self.beta_min
         return ((b ** 2 + 2 * self.beta_d * sigma.square().log1p()).sqrt() - b) / self.beta_d
 
-    def sample_sigma(self, n: int, device: torch.device) -> Tensor:
-        t = self.epsilon_t + torch.rand(n, device=device) * (1 - self.epsilon_t)
-        return self.sigma(t)
+    def sigma_at_quantile(self, u: Tensor) -> Tensor:
+        return self.sigma(self.epsilon_t + u * (1 - self.epsilon_t))  # t uniform
 
     def precondition(self, sigma: Tensor) -> Preconditioning:
         return Preconditioning(c_skip=torch.ones_like(sigma),

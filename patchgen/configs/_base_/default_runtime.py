@@ -2,8 +2,6 @@
 default_scope = 'patchgen'
 runner_type = 'PatchgenRunner'
 
-train_cfg = dict(type='PatchTrainLoop', max_iters=100_000)  # optimizer steps
-
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),

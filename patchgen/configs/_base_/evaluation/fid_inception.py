@@ -1,8 +1,9 @@
 # In-training evaluation: every `train_cfg.val_interval` steps, sample `num` images with the EMA
 # weights and compute FID (TF-Inception; `pip install 'patchgen[eval]'`) against reference
 # statistics cached at `reference` (made from `reference_dataset` on first use). A config using
-# this sets `reference` and `reference_dataset` (with the training pipeline), `train_cfg.val_interval`,
-# and `default_hooks.checkpoint.save_best='fid'` to keep the best checkpoint.
+# this sets `reference` and `reference_dataset` (with the training pipeline),
+# `train_cfg.val_interval`, and `default_hooks.checkpoint.save_best='fid'` to keep the best
+# checkpoint.
 # Turn it off with --cfg-options val_cfg=None val_dataloader=None val_evaluator=None.
 val_dataloader = dict(
     batch_size=64,
