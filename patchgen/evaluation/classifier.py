@@ -19,6 +19,7 @@ from patchgen.datasets.channels import LUMA_601
 from patchgen.errors import PatchgenError
 from patchgen.evaluation.extractor import FeatureExtractor, Features
 from patchgen.evaluation.weights import sha256_of
+from patchgen.images import dequantize
 from patchgen.registry import FEATURE_EXTRACTORS
 
 META_KEYS = ('name', 'metric_suffix', 'model', 'num_classes', 'channels', 'resolution',
@@ -94,10 +95,10 @@ def match_channels(images: Tensor, channels: int) -> Tensor:
 def prepare_images(images: Tensor, channels: int, resolution: int) -> Tensor:
     """Turn (N, C, H, W) uint8 images into a classifier's (N, channels, resolution, resolution).
 
-    Pixels are scaled to [-1, 1] (x / 127.5 - 1); images of another size are
+    Pixels are scaled to [-1, 1] (:func:`patchgen.images.dequantize`); images of another size are
     resized bilinearly (antialiased when shrinking).
     """
-    x = match_channels(images, channels).float() / 127.5 - 1  # (N, channels, H, W)
+    x = dequantize(match_channels(images, channels))  # (N, channels, H, W)
     if x.shape[-2:] != (resolution, resolution):
         x = F.interpolate(x, size=(resolution, resolution), mode='bilinear',
                           align_corners=False, antialias=True)

@@ -5,13 +5,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from patchgen.config import load_config
 from patchgen.errors import PatchgenError
 from patchgen.evaluation.classifier import FeatureClassifier, prepare_images, save_classifier
-from patchgen.registry import DATASETS
+from patchgen.registry import DATASETS, build_in_scope
 from patchgen.seeding import reseed_global_rngs
 
 CONFIG_KEYS = ('name', 'train_dataset', 'test_dataset', 'model', 'epochs', 'batch_size', 'lr',
@@ -22,7 +21,7 @@ EVAL_BATCH_SIZE = 500
 
 def build_dataset(cfg: dict, key: str) -> Dataset:
     """Build a labelled dataset from its config; unlabelled ones raise PatchgenError."""
-    dataset = DATASETS.build(cfg)
+    dataset = build_in_scope(DATASETS, cfg)
     if not dataset.metainfo.get('num_classes'):
         raise PatchgenError(f'{key} ({cfg["type"]}) has no labels: a classifier needs a labelled '
                             'dataset such as FashionMNIST or MNIST5k')
@@ -98,7 +97,6 @@ def train_classifier(config_path: str | Path,
         ``resolution``, ``test_accuracy`` and ``dataset`` (the training set's name).
     """
     cfg = read_classifier_config(config_path)
-    init_default_scope('patchgen')
     train_set = build_dataset(cfg['train_dataset'], 'train_dataset')
     test_set = build_dataset(cfg['test_dataset'], 'test_dataset')
     if len(train_set) < cfg['batch_size']:

@@ -5,14 +5,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
-from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
 from patchgen.config import load_config
 from patchgen.datasets import open_source
 from patchgen.distributed import shard
 from patchgen.errors import PatchgenError
-from patchgen.registry import DATASETS
+from patchgen.registry import DATASETS, build_in_scope
 
 
 def open_images(source: str) -> BaseDataset:
@@ -26,8 +25,7 @@ def open_images(source: str) -> BaseDataset:
     """
     if source.endswith('.py'):
         cfg = load_config(source)
-        init_default_scope(cfg.get('default_scope', 'patchgen'))
-        return DATASETS.build(cfg.train_dataloader.dataset)
+        return build_in_scope(DATASETS, cfg.train_dataloader.dataset, cfg.get('default_scope'))
     return open_source(source)
 
 

@@ -267,9 +267,9 @@ class NoiseAwareMultiScale(RandomMultiScale):
                       for i, k in enumerate(order)}
 
     def plan(self, step: int, seed: int = 0) -> PatchPlan:
-        rng = np.random.default_rng([seed, step])
-        size = self.sizes[rng.choice(len(self.sizes), p=self.probs)]
-        band = self.bands[size] if rng.random() < self.coupling else FULL_BAND
+        size = self.size_for_step(step, seed)  # RandomMultiScale's, step for step
+        coupled = np.random.default_rng([seed, step, 1]).random() < self.coupling
+        band = self.bands[size] if coupled else FULL_BAND
         return PatchPlan(size=size, multiplier=self.multiplier(self.resolution, size),
                          noise_band=band)
 
