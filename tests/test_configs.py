@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from patchgen.config import CONFIG_DIR, load_config
+from patchgen.engine.loops import move_patch_sampler_to_loop
 from patchgen.registry import MODELS
 
 CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')
@@ -46,3 +47,14 @@ def test_class_config_switches_unet_and_dit_with_one_line(tmp_path: Path) -> Non
     assert dit['model'].pop('backbone')['type'] == 'DiT'
     assert unet['model'].pop('backbone')['type'] == 'UNet'
     assert dit['model'] == unet['model'] and dit['model']['num_classes'] == 10
+
+
+def test_the_old_model_patch_sampler_key_moves_to_the_loop_with_a_warning(capsys) -> None:
+    cfg = load_config('quickstart')  # made as a config of patchgen < 0.2 has it
+    del cfg.train_cfg['patch_sampler']
+    cfg.model.patch_sampler = dict(type='FixedSize', size=16)
+    move_patch_sampler_to_loop(cfg)
+    assert 'patch_sampler' not in cfg.model
+    assert cfg.train_cfg.patch_sampler == dict(type='FixedSize', size=16)
+    assert 'model.patch_sampler is deprecated: set train_cfg.patch_sampler' in (
+        capsys.readouterr().out)
