@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from patchgen.config import CONFIG_DIR, load_config
-from patchgen.engine.loops import move_patch_sampler_to_loop
+from patchgen.engine import loops
 from patchgen.registry import MODELS
 
 CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')
@@ -49,12 +49,14 @@ def test_class_config_switches_unet_and_dit_with_one_line(tmp_path: Path) -> Non
     assert dit['model'] == unet['model'] and dit['model']['num_classes'] == 10
 
 
-def test_the_old_model_patch_sampler_key_moves_to_the_loop_with_a_warning(capsys) -> None:
+def test_the_old_model_patch_sampler_key_moves_to_the_loop_with_a_warning(monkeypatch) -> None:
+    logged = []
+    monkeypatch.setattr(loops, 'print_log', lambda message, **kwargs: logged.append(message))
     cfg = load_config('quickstart')  # made as a config of patchgen < 0.2 has it
     del cfg.train_cfg['patch_sampler']
     cfg.model.patch_sampler = dict(type='FixedSize', size=16)
-    move_patch_sampler_to_loop(cfg)
+    loops.move_patch_sampler_to_loop(cfg)
     assert 'patch_sampler' not in cfg.model
     assert cfg.train_cfg.patch_sampler == dict(type='FixedSize', size=16)
-    assert 'model.patch_sampler is deprecated: set train_cfg.patch_sampler' in (
-        capsys.readouterr().out)
+    (message,) = logged
+    assert message.startswith('model.patch_sampler is deprecated: set train_cfg.patch_sampler')
