@@ -2,11 +2,13 @@
 import difflib
 import functools
 import inspect
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 
 from patchgen.errors import PatchgenError
 from patchgen.registry import ALL_REGISTRIES, SCOPE_ONLY
@@ -147,7 +149,29 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
                              and not kv[0].endswith('.type')):
         check_override(cfg, key, value)
         cfg.merge_from_dict({key: value})
+        if key == 'type' or key.endswith('.type'):
+            drop_foreign_options(cfg, key.removesuffix('type').rstrip('.'), set(cfg_options))
     return cfg
+
+
+def drop_foreign_options(cfg: Config, where: str, overridden: set[str]) -> None:
+    """After ``--cfg-options WHERE.type=NEW``, drop the component's options that NEW does not
+    take (e.g. ``real_p`` when a patch sampler becomes ``FullImage``), saying which."""
+    node: Any = cfg
+    for part in filter(None, where.split('.')):
+        node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+    cls = component_class(node['type'])
+    options = accepted_options(cls) if cls is not None else None
+    if options is None:
+        return
+    prefix = f'{where}.' if where else ''
+    foreign = [name for name in node if name != 'type' and name not in options
+               and f'{prefix}{name}' not in overridden]
+    for name in foreign:
+        del node[name]
+    if foreign:
+        print_log(f'--cfg-options {prefix}type={node["type"]}: dropped {", ".join(foreign)}, '
+                  f'which {cls.__name__} does not take', logger='current', level=logging.WARNING)
 
 
 # Counts a config sets, with the least value each may take.

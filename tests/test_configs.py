@@ -60,3 +60,12 @@ def test_the_old_model_patch_sampler_key_moves_to_the_loop_with_a_warning(monkey
     assert cfg.train_cfg.patch_sampler == dict(type='FixedSize', size=16)
     (message,) = logged
     assert message.startswith('model.patch_sampler is deprecated: set train_cfg.patch_sampler')
+
+
+def test_switching_a_components_type_drops_the_options_it_does_not_take() -> None:
+    cfg = load_config('fmnist32_patch', {'train_cfg.patch_sampler.type': 'FullImage'})
+    assert cfg.train_cfg.patch_sampler == dict(type='FullImage')  # real_p is gone
+    cfg = load_config('fmnist32_patch', {'train_cfg.patch_sampler.type': 'NoiseAwareMultiScale',
+                                         'train_cfg.patch_sampler.coupling': 0.5})
+    assert cfg.train_cfg.patch_sampler == dict(type='NoiseAwareMultiScale', real_p=0.5,
+                                               coupling=0.5)  # kept: both taken
