@@ -11,6 +11,7 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     ema=dict(type='HalfLifeEMAHook', halflife_images=500_000, rampup_ratio=0.05),
     sample_grid=dict(type='SampleGridHook', interval=5000, num_images=64),
+    preemption=dict(type='PreemptionHook'),  # SIGTERM/SIGUSR1/Ctrl-C: checkpoint, then stop
 )
 
 env_cfg = dict(

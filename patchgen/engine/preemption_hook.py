@@ -1,0 +1,89 @@
+"""Stopping cleanly when a cluster pre-empts the job: a checkpoint at the end of the step."""
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from mmengine.dist import broadcast_object_list
+from mmengine.hooks import CheckpointHook, Hook
+
+from patchgen.registry import HOOKS
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
+
+
+@HOOKS.register_module()
+class PreemptionHook(Hook):
+    """Saves a checkpoint and ends training (exit status 0) when the job is asked to stop.
+
+    SIGTERM and SIGUSR1 (what SLURM and Kubernetes send before they kill a job)
+    and a first SIGINT (Ctrl-C) only set a flag; at the end of the current
+    optimizer step, after the EMA update and the other hooks of the step, the
+    run saves a checkpoint through the checkpoint hook (so ``last_checkpoint``
+    names it and ``--resume`` continues exactly from it), logs one line and
+    stops. A second SIGINT raises ``KeyboardInterrupt`` at once. Under torchrun
+    every rank uses rank 0's flag, so all ranks stop after one step.
+
+    The handlers are installed in ``before_train`` (in the main thread only)
+    and the previous ones restored in ``after_train``.
+    """
+
+    priority = 'LOWEST'  # after every other hook of the step, the checkpoint hook included
+
+    def __init__(self) -> None:
+        self.received: str | None = None  # the name of the first stop signal
+        self.previous: dict[int, object] = {}  # signal -> the handler to restore
+
+    def before_train(self, runner) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            runner.logger.warning('Training runs outside the main thread: stop signals are not '
+                                  'caught, so pre-emption saves no checkpoint.')
+            return
+        self.received = None
+        self.previous = {number: signal.signal(number, self.handle) for number in STOP_SIGNALS}
+
+    def handle(self, number: int, frame: FrameType | None) -> None:
+        """Remember the first stop signal; a second SIGINT stops at once."""
+        if number == signal.SIGINT and self.received == 'SIGINT':
+            self.restore()
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signal.Signals(number).name
+            if number == signal.SIGINT:  # someone at a terminal: say what happens next
+                os.write(2, b'Interrupted: stopping after this step with a checkpoint; '
+                            b'press Ctrl-C again to stop at once.\n')
+
+    def restore(self) -> None:
+        """Put back the handlers that were installed before training."""
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
+                         outputs: dict | None = None) -> None:
+        shared = [self.received]
+        broadcast_object_list(shared)  # rank 0's flag: every rank stops after the same step
+        if shared[0] is None:
+            return
+        step = runner.iter + 1
+        path = save_checkpoint_now(runner, step)
+        runner.logger.info(f'{shared[0]} received: stopped after step {step} of '
+                           f'{runner.max_iters} with checkpoint {path}; continue with '
+                           f'`patchgen train CONFIG --resume`.')
+        runner.train_loop.stop_training = True
+
+    def after_train(self, runner) -> None:
+        self.restore()
+
+
+def save_checkpoint_now(runner, step: int) -> str:
+    """Save the weights after ``step`` (once) as the checkpoint hook names them; returns the
+    path. Without a checkpoint hook, as ``iter_STEP.pth`` in the work dir."""
+    hook = next((hook for hook in runner.hooks if isinstance(hook, CheckpointHook)), None)
+    if hook is None:
+        runner.save_checkpoint(runner.work_dir, f'iter_{step}.pth', by_epoch=False)
+        return str(Path(runner.work_dir) / f'iter_{step}.pth')
+    if hook.last_ckpt != hook.file_backend.join_path(hook.out_dir, hook.filename_tmpl.format(step)):
+        hook._save_checkpoint(runner)  # not saved at this step yet
+    return hook.last_ckpt
