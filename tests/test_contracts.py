@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from patchgen.backbones import Backbone, ClassEmbedding, add_class_embedding
-from patchgen.samplers import Denoiser, HeunSampler, Sampler, SeededNoise
+from patchgen.samplers import Denoiser, EulerSampler, HeunSampler, Sampler, SeededNoise
+from patchgen.schedules import EDM
 from patchgen.testing import BackboneContract, SamplerContract
 
 
@@ -166,9 +167,25 @@ class FirstOrderOneStep(HeunSampler):
 class ZeroSteps(Sampler):
     num_steps = 0
 
+    def nfe(self, num_steps: int) -> int:
+        return 0
+
     def sample(self, denoise: Denoiser, sigmas: Tensor, noise: SeededNoise,
                shape: tuple[int, int, int]) -> Tensor:
         return noise.randn(*shape)
+
+
+class CountsTheLastStepTwice(HeunSampler):
+    def nfe(self, num_steps: int) -> int:
+        return 2 * num_steps
+
+
+class AlwaysEightSteps(HeunSampler):
+    """Samples over EDM's 8 noise levels whatever it is given."""
+
+    def sample(self, denoise: Denoiser, sigmas: Tensor, noise: SeededNoise,
+               shape: tuple[int, int, int]) -> Tensor:
+        return super().sample(denoise, EDM().sampling_sigmas(8), noise, shape)
 
 
 def sampler_contract(sampler: type[Sampler]) -> SamplerContract:
@@ -177,8 +194,13 @@ def sampler_contract(sampler: type[Sampler]) -> SamplerContract:
 
 @pytest.mark.parametrize('sampler,clause,words', [
     (GlobalNoise, 'test_an_image_depends_on_its_seed_only', 'the same seeds give other images'),
-    (ReturnsNoise, 'test_samples_gaussian_data', 'gaussian'),
-    (FirstOrderOneStep, 'test_samples_gaussian_data', 'gaussian'),
+    (ReturnsNoise, 'test_samples_gaussian_data_more_closely_with_more_steps', 'gaussian'),
+    (FirstOrderOneStep, 'test_samples_gaussian_data_more_closely_with_more_steps', 'gaussian'),
+    (AlwaysEightSteps, 'test_samples_gaussian_data_more_closely_with_more_steps',
+     'does not shrink'),
+    (EulerSampler, 'test_samples_gaussian_data_more_closely_with_more_steps',
+     'over 0.05 at 32 steps'),  # first order: 0.081 at 32 steps
+    (CountsTheLastStepTwice, 'test_nfe_counts_the_denoiser_calls', 'nfe: nfe'),
     (Float64, 'test_output_shape_and_denoiser_calls', 'float32'),
     (ZeroSteps, 'test_num_steps', 'positive int'),
 ])

@@ -1,6 +1,10 @@
 """Samplers: turn a trained denoiser into images."""
 from .base import Denoiser, Sampler
+from .dpm_solver import DPMSolverPP2MSampler
+from .euler import EulerSampler
 from .heun import HeunSampler
 from .noise import SeededNoise
+from .solver import Solver
 
-__all__ = ['Denoiser', 'HeunSampler', 'Sampler', 'SeededNoise']
+__all__ = ['DPMSolverPP2MSampler', 'Denoiser', 'EulerSampler', 'HeunSampler', 'Sampler',
+           'SeededNoise', 'Solver']

@@ -24,6 +24,10 @@ class Sampler(ABC):
     num_steps: int
 
     @abstractmethod
+    def nfe(self, num_steps: int) -> int:
+        """Denoiser calls (network evaluations) of one :meth:`sample` over ``num_steps`` levels."""
+
+    @abstractmethod
     def sample(self, denoise: Denoiser, sigmas: Tensor, noise: SeededNoise,
                shape: tuple[int, int, int]) -> Tensor:
         """Run the sampler from pure noise to a clean image.
