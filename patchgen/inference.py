@@ -8,7 +8,8 @@ from mmengine.config import Config
 from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.errors import PatchgenError
 from patchgen.images import save_pngs
-from patchgen.registry import MODELS, build_in_scope
+from patchgen.registry import MODELS, SAMPLERS, build_in_scope
+from patchgen.samplers import Sampler, Tiling
 
 
 def default_device() -> torch.device:
@@ -64,13 +65,24 @@ def seed_labels(model: torch.nn.Module, seeds: Sequence[int],
     return torch.tensor(labels, device=device)
 
 
+def build_sampler(name: str, num_steps: int) -> Sampler:
+    """The sampler registered as ``name`` in SAMPLERS, over ``num_steps`` noise levels."""
+    SAMPLERS.import_from_location()
+    if name not in SAMPLERS.module_dict:
+        raise PatchgenError(f'unknown sampler {name!r}: choose from '
+                            f'{", ".join(sorted(SAMPLERS.module_dict))}')
+    return SAMPLERS.build(dict(type=name, num_steps=num_steps))
+
+
 def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str | Path,
                      batch_size: int = 64, num_steps: int | None = None,
                      on_batch: Callable[[torch.Tensor], None] | None = None,
                      size: tuple[int, int] | None = None,
                      offset: tuple[int, int] = (0, 0),
                      class_label: int | None = None,
-                     guidance: float = 1.0) -> list[Path]:
+                     guidance: float = 1.0,
+                     sampler: Sampler | None = None,
+                     tiling: Tiling | None = None) -> list[Path]:
     """Sample one image per seed and write it as ``OUT/SEED.png`` (6-digit seed).
 
     Images depend only on their seeds, not on the batch size.
@@ -87,6 +99,8 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
         class_label: The class of every image of a class-conditional model;
             by default image ``seed`` gets class ``seed % num_classes``.
         guidance: Classifier-free guidance weight (1: none).
+        sampler: The sampler; the model's by default.
+        tiling: Sample the canvas as overlapping tiles (see ``PatchDiffusion.generate``).
     """
     if batch_size < 1:
         raise PatchgenError(f'batch_size must be at least 1, got {batch_size}')
@@ -97,7 +111,7 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
     for start in range(0, len(seeds), batch_size):
         batch = list(seeds[start:start + batch_size])
         images = model.generate(batch, seed_labels(model, batch, class_label), num_steps,
-                                size, offset, guidance)
+                                size, offset, guidance, sampler, tiling)
         batch_paths = [out_dir / f'{seed:06d}.png' for seed in batch]
         save_pngs(images, batch_paths)
         paths += batch_paths

@@ -36,6 +36,15 @@ Guidance = Annotated[float, typer.Option(
 TrustCheckpoint = Annotated[bool, typer.Option(
     '--trust-checkpoint', help='Unpickle everything in the checkpoint (legacy files): a crafted '
                                'file can then run any code. Only for files you trust.')]
+SamplerName = Annotated[str | None, typer.Option(
+    '--sampler', help="Solver: EulerSampler, HeunSampler, DPMSolverPP2MSampler or any other "
+                      "registered sampler (default: the config's).")]
+Tile = Annotated[int | None, typer.Option(
+    help='Sample the canvas as overlapping tiles of this side (at most the training '
+         'resolution), each with its own coordinates: memory of one tile batch at any size.')]
+TileOverlap = Annotated[int | None, typer.Option(
+    help='Pixels that neighbouring tiles share at least (default: tile // 4).')]
+TileBatch = Annotated[int, typer.Option(help='Tiles per network call (with --tile).')]
 Device = Annotated[str | None, typer.Option(help='cpu, cuda, cuda:1, ... (default: cuda if '
                                                  'present)')]
 
@@ -55,7 +64,9 @@ def grid_images(out: Path, seeds: range, num_classes: int,
 def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, batch: Batch = 64,
            seed: Seed = 0, grid: Grid = None, resolution: Resolution = None, x_start: XStart = 0,
            y_start: YStart = 0, class_label: ClassLabel = None, guidance: Guidance = 1.0,
-           device: Device = None, trust_checkpoint: TrustCheckpoint = False) -> None:
+           sampler: SamplerName = None, tile: Tile = None, tile_overlap: TileOverlap = None,
+           tile_batch: TileBatch = 64, device: Device = None,
+           trust_checkpoint: TrustCheckpoint = False) -> None:
     """Sample NUM images with the checkpoint's (EMA) weights and write them as PNG files.
 
     Under torchrun (``torchrun --nproc_per_node=N -m patchgen sample CKPT -n NUM ...``) each
@@ -64,9 +75,12 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     check_at_least_one(num=num, steps=steps, batch=batch)
     from patchgen.distributed import barrier, init_from_torchrun, shard
     from patchgen.images import save_grid
-    from patchgen.inference import default_device, load_model, sample_to_folder
+    from patchgen.inference import build_sampler, default_device, load_model, sample_to_folder
+    from patchgen.samplers import Tiling
+    tiling = None if tile is None else Tiling(tile, tile_overlap, tile_batch)
     rank, world_size = init_from_torchrun()
     model = load_model(checkpoint, device or default_device(), trust_checkpoint)
+    solver = None if sampler is None else build_sampler(sampler, steps or model.sampler.num_steps)
     seeds = shard(range(seed, seed + num), rank, world_size)
 
     with Progress(transient=True, disable=rank > 0) as progress:
@@ -75,7 +89,7 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
         sample_to_folder(model, seeds, out, batch, steps,
                          lambda images: progress.advance(task, len(images)),
                          size=size, offset=(y_start, x_start), class_label=class_label,
-                         guidance=guidance)
+                         guidance=guidance, sampler=solver, tiling=tiling)
     barrier()
     if rank > 0:
         return

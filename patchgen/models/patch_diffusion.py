@@ -10,7 +10,7 @@ from patchgen.errors import PatchgenError
 from patchgen.images import quantize
 from patchgen.patches import crop_patches
 from patchgen.registry import BACKBONES, LOSS_WEIGHTINGS, MODELS, NOISE_SCHEDULES, SAMPLERS
-from patchgen.samplers import SeededNoise
+from patchgen.samplers import Sampler, SeededNoise, TiledDenoiser, Tiling
 
 LOSS_REDUCTIONS = ('pixel_sum', 'pixel_mean')
 FULL_BAND = (0.0, 1.0)
@@ -182,7 +182,9 @@ class PatchDiffusion(BaseModel):
                  num_steps: int | None = None,
                  size: tuple[int, int] | None = None,
                  offset: tuple[int, int] = (0, 0),
-                 guidance: float = 1.0) -> Tensor:
+                 guidance: float = 1.0,
+                 sampler: Sampler | None = None,
+                 tiling: Tiling | None = None) -> Tensor:
         """Sample whole images, one per seed, in eval mode.
 
         Args:
@@ -196,22 +198,33 @@ class PatchDiffusion(BaseModel):
             guidance: Classifier-free guidance weight w: the denoiser is
                 ``D(null) + w * (D(labels) - D(null))``; 1 is plain conditional
                 sampling (one network call per step).
+            sampler: The sampler of this call; ``self.sampler`` by default.
+            tiling: Denoise the canvas as overlapping tiles of this size, each
+                with its own coordinates (see :class:`TiledDenoiser`), so the
+                network sees batches of tiles only, whatever the canvas size.
 
         Returns:
             (N, C, height, width) images in about [-1, 1].
         """
         height, width = size or (self.resolution, self.resolution)
         device = next(self.backbone.parameters()).device
-        n = len(seeds)
-        top = torch.full((n,), offset[0], device=device)
-        left = torch.full((n,), offset[1], device=device)
-        coords = coordinate_channels(top, left, height, width, self.resolution)  # (N, 2, H, W)
-        sigmas = self.schedule.sampling_sigmas(num_steps or self.sampler.num_steps)
+        sampler = sampler or self.sampler
+        if tiling is None:
+            top = torch.full((len(seeds),), offset[0], device=device)
+            left = torch.full((len(seeds),), offset[1], device=device)
+            coords = coordinate_channels(top, left, height, width, self.resolution)  # (N, 2, H, W)
+            denoise = self.guided_denoiser(coords, labels, guidance)
+        elif offset != (0, 0):
+            raise PatchgenError('a tiled canvas places its tiles itself: give no offset')
+        else:
+            denoise = TiledDenoiser(lambda x, sigma, coords, images: self.guided_denoiser(
+                coords, None if labels is None else labels[images], guidance)(x, sigma),
+                (height, width), self.resolution, tiling)
+        sigmas = self.schedule.sampling_sigmas(num_steps or sampler.num_steps)
         was_training = self.training
         self.eval()
         try:
-            return self.sampler.sample(self.guided_denoiser(coords, labels, guidance),
-                                       sigmas, SeededNoise(seeds, device),
-                                       (self.image_channels, height, width))
+            return sampler.sample(denoise, sigmas, SeededNoise(seeds, device),
+                                  (self.image_channels, height, width))
         finally:
             self.train(was_training)

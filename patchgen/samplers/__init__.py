@@ -5,6 +5,7 @@ from .euler import EulerSampler
 from .heun import HeunSampler
 from .noise import SeededNoise
 from .solver import Solver
+from .tiled import TiledDenoiser, Tiling
 
 __all__ = ['DPMSolverPP2MSampler', 'Denoiser', 'EulerSampler', 'HeunSampler', 'Sampler',
-           'SeededNoise', 'Solver']
+           'SeededNoise', 'Solver', 'TiledDenoiser', 'Tiling']
