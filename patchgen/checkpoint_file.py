@@ -100,14 +100,18 @@ def load_checkpoint_file(path: str | Path, map_location: Any = 'cpu',
             with torch.serialization.safe_globals(safe_globals()):
                 checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except ValueError:  # not a file of torch.save at all
+            raise PatchgenError(f'{path} is not a checkpoint (not a file of torch.save): give '
+                                f'a .pth file written by `patchgen train`') from None
         what = ', '.join(unsafe) if unsafe else str(error).strip().splitlines()[0]
         raise PatchgenError(f'checkpoint {path} refused: loading it would call {what}, which '
                             f'can run code; if you made the file yourself, pass trusted=True '
                             f'(--trust-checkpoint on the command line)') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
-        raise PatchgenError(f'checkpoint {path} is truncated or corrupt '
-                            f'({str(error).strip().splitlines()[0]}): use another '
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]  # EOFError: ''
+        raise PatchgenError(f'checkpoint {path} is truncated or corrupt ({reason}): use another '
                             f'checkpoint') from None
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise PatchgenError(f'checkpoint {path} has no state_dict: it was not written by '

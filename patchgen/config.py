@@ -1,4 +1,5 @@
 """Loading configs, applying ``--cfg-options`` overrides, and the bundled configs."""
+import ast
 import difflib
 import functools
 import inspect
@@ -143,7 +144,13 @@ def resolve_config(name: str | Path) -> Path:
 
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
     """Read a Python config (a file, or a bundled config's name) and merge ``cfg_options``."""
-    cfg = Config.fromfile(str(resolve_config(path)))
+    file = resolve_config(path)
+    try:
+        cfg = Config.fromfile(str(file))
+    except Exception as error:  # noqa: BLE001 (a config file is user input: any error is its)
+        reason = ' '.join(str(error).split())[:200]
+        raise PatchgenError(f'config {file} cannot be read ({type(error).__name__}: {reason}): '
+                            f'fix the file or give another config') from error
     # Types first, so that options of a newly chosen type are checked against it.
     for key, value in sorted((cfg_options or {}).items(), key=lambda kv: kv[0] != 'type'
                              and not kv[0].endswith('.type')):
@@ -152,6 +159,42 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
         if key == 'type' or key.endswith('.type'):
             drop_foreign_options(cfg, key.removesuffix('type').rstrip('.'), set(cfg_options))
     return cfg
+
+
+def config_from_text(text: str) -> dict:
+    """The config that a checkpoint stores as Python text (``meta['cfg']``), read without
+    running it: only assignments of literals, lists, tuples, dicts and ``dict(...)`` are read.
+
+    Raises:
+        PatchgenError: the text holds anything else (code, names, calls).
+    """
+    try:
+        config = {}
+        for statement in ast.parse(text).body:
+            if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name)):
+                raise ValueError(f'line {statement.lineno}: not `name = value`')
+            config[statement.targets[0].id] = plain_value(statement.value)
+    except (SyntaxError, ValueError) as error:
+        raise PatchgenError(f'the stored config is not plain data ({error}): it is not '
+                            f'read, since running it could run any code') from None
+    return config
+
+
+def plain_value(node: ast.expr) -> Any:
+    """The value of a literal expression, where ``dict(key=value, ...)`` counts as a literal."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' \
+            and not node.args and all(keyword.arg for keyword in node.keywords):
+        return {keyword.arg: plain_value(keyword.value) for keyword in node.keywords}
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {plain_value(key): plain_value(value) for key, value in zip(node.keys, node.values)}
+    if isinstance(node, ast.List | ast.Tuple):
+        values = [plain_value(element) for element in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
+    try:
+        return ast.literal_eval(node)  # numbers, strings, None, sets, negative numbers
+    except ValueError:
+        raise ValueError(f'line {node.lineno}: {ast.unparse(node)[:60]}') from None
 
 
 def drop_foreign_options(cfg: Config, where: str, overridden: set[str]) -> None:
