@@ -4,10 +4,13 @@ import sys
 import typer
 from rich.console import Console
 
+from patchgen.cli.configs import config_app
 from patchgen.cli.data import data
+from patchgen.cli.doctor import doctor
 from patchgen.cli.errors import user_error_message
 from patchgen.cli.evaluate import evaluate, fid, inception_score, ref
 from patchgen.cli.features import features_app
+from patchgen.cli.info import info
 from patchgen.cli.registries import list_registries
 from patchgen.cli.sample import sample
 from patchgen.cli.train import quickstart, train
@@ -26,6 +29,9 @@ app.command()(fid)
 app.command('is')(inception_score)
 app.command('eval')(evaluate)
 app.add_typer(features_app, name='features')
+app.add_typer(config_app, name='config')
+app.command()(info)
+app.command()(doctor)
 
 
 def main() -> None:
