@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 
 from patchgen.checkpoint_file import load_checkpoint_file
+from patchgen.config import config_from_text
 from patchgen.errors import PatchgenError
 from patchgen.images import save_pngs
 from patchgen.registry import MODELS, SAMPLERS, build_in_scope
@@ -30,7 +31,7 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
     if not cfg_text:
         raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
                             f'by `patchgen train`')
-    cfg = Config.fromstring(cfg_text, file_format='.py')
+    cfg = Config(config_from_text(cfg_text))  # read as plain data: running it could run any code
     cfg.model.pop('patch_sampler', None)  # patchgen < 0.2 kept the training loop's patch plan here
     model = build_in_scope(MODELS, cfg.model, cfg.get('default_scope'))
     try:

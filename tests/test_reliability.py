@@ -131,6 +131,21 @@ def test_checkpoint_whose_pickle_runs_code_is_refused(tmp_path: Path) -> None:
 
 
 @needs_mlxtend
+def test_checkpoint_whose_stored_config_runs_code_is_refused(straight_run: Path,
+                                                             tmp_path: Path) -> None:
+    marker = tmp_path / 'config_ran'
+    state = torch.load(straight_run, weights_only=True)
+    state['meta']['cfg'] += f"\nx = __import__('os').system('touch {marker}')\n"
+    evil = tmp_path / 'evil_config.pth'
+    torch.save(state, evil)
+    result = patchgen('sample', str(evil), '--num', '1', '--out', str(tmp_path / 'out'))
+    assert_one_line_error(result, 'not plain data')
+    assert not marker.exists()  # the config's code never ran
+    plain = patchgen('sample', str(straight_run), '--num', '1', '--out', str(tmp_path / 'ok'))
+    assert plain.returncode == 0, plain.stderr[-2000:]
+
+
+@needs_mlxtend
 def test_non_finite_steps_are_skipped_then_the_run_stops_with_a_checkpoint(
         tmp_path: Path) -> None:
     work = tmp_path / 'work'

@@ -69,8 +69,7 @@ def collect_options(ctx: typer.Context, cfg_options: list[str] | None) -> list[s
     options = list(cfg_options or [])
     for extra in ctx.args:
         if extra.startswith('-') or '=' not in extra:
-            raise PatchgenError(f'unexpected argument {extra!r}: see `patchgen '
-                                f'{ctx.info_name} --help`')
+            raise PatchgenError(f'unexpected argument {extra!r}: see `{ctx.command_path} --help`')
         options.append(extra)
     return options
 

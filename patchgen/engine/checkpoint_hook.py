@@ -42,3 +42,15 @@ class SafeCheckpointHook(CheckpointHook):
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(expired))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
+
+
+def save_checkpoint_now(runner, step: int) -> str:
+    """Save the weights after ``step`` (once) as the checkpoint hook names them; returns the
+    path. Without a checkpoint hook, as ``iter_STEP.pth`` in the work dir."""
+    hook = next((hook for hook in runner.hooks if isinstance(hook, CheckpointHook)), None)
+    if hook is None:
+        runner.save_checkpoint(runner.work_dir, f'iter_{step}.pth', by_epoch=False)
+        return str(Path(runner.work_dir) / f'iter_{step}.pth')
+    if hook.last_ckpt != hook.file_backend.join_path(hook.out_dir, hook.filename_tmpl.format(step)):
+        hook._save_checkpoint(runner)  # not saved at this step yet
+    return hook.last_ckpt

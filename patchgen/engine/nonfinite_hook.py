@@ -4,7 +4,7 @@ from mmengine.hooks import Hook
 from patchgen.errors import PatchgenError
 from patchgen.registry import HOOKS
 
-from .checkpoint_hook import SafeCheckpointHook
+from .checkpoint_hook import save_checkpoint_now
 
 
 @HOOKS.register_module()
@@ -45,10 +45,8 @@ class NonFiniteGuardHook(Hook):
                               f'({self.consecutive} in a row, {total} in the run).')
         if self.consecutive < self.max_consecutive:
             return
-        saved = [hook for hook in runner.hooks if isinstance(hook, SafeCheckpointHook)]
-        if saved:
-            saved[0]._save_checkpoint(runner)
-        where = f'; checkpoint {saved[0].last_ckpt} holds the last good weights' if saved else ''
+        path = save_checkpoint_now(runner, step)
         raise PatchgenError(f'training stopped at step {step}: {self.consecutive} steps in a '
-                            f'row had non-finite loss or gradients{where}; lower the learning '
-                            f'rate or check the data, then resume')
+                            f'row had non-finite loss or gradients; checkpoint {path} holds the '
+                            f'last good weights; lower the learning rate or check the data, '
+                            f'then resume')

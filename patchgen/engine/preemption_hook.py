@@ -2,13 +2,14 @@
 import os
 import signal
 import threading
-from pathlib import Path
 from types import FrameType
 
 from mmengine.dist import broadcast_object_list
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import Hook
 
 from patchgen.registry import HOOKS
+
+from .checkpoint_hook import save_checkpoint_now
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
@@ -75,15 +76,3 @@ class PreemptionHook(Hook):
 
     def after_train(self, runner) -> None:
         self.restore()
-
-
-def save_checkpoint_now(runner, step: int) -> str:
-    """Save the weights after ``step`` (once) as the checkpoint hook names them; returns the
-    path. Without a checkpoint hook, as ``iter_STEP.pth`` in the work dir."""
-    hook = next((hook for hook in runner.hooks if isinstance(hook, CheckpointHook)), None)
-    if hook is None:
-        runner.save_checkpoint(runner.work_dir, f'iter_{step}.pth', by_epoch=False)
-        return str(Path(runner.work_dir) / f'iter_{step}.pth')
-    if hook.last_ckpt != hook.file_backend.join_path(hook.out_dir, hook.filename_tmpl.format(step)):
-        hook._save_checkpoint(runner)  # not saved at this step yet
-    return hook.last_ckpt

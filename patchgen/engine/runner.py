@@ -11,6 +11,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from patchgen import __version__
 from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.config import check_counts
 from patchgen.errors import PatchgenError
@@ -76,7 +77,10 @@ class PatchgenRunner(Runner):
         return built
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
-        """mmengine's save, to a temporary file that is then flushed and renamed."""
+        """mmengine's save, to a temporary file that is then flushed and renamed; ``meta``
+        records the patchgen and torch versions that wrote it."""
+        kwargs['meta'] = {**(kwargs.get('meta') or {}), 'patchgen_version': __version__,
+                          'torch_version': str(torch.__version__)}
         with self._whole_state_dicts():
             if '://' in str(out_dir):  # a remote storage backend: no local rename to make
                 return super().save_checkpoint(out_dir, filename, *args, **kwargs)
