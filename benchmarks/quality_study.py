@@ -161,12 +161,18 @@ def build_metrics(args: argparse.Namespace, work_dir: Path) -> list:
 
 def evaluate(checkpoint: Path, metrics: list, num_samples: int, batch: int = 100) -> dict:
     """Sample with the checkpoint's EMA weights and compute every metric on the samples."""
-    from patchgen.images import quantize
     from patchgen.inference import load_model
-    model = load_model(checkpoint)
+    return evaluate_model(load_model(checkpoint), metrics, num_samples, batch)
+
+
+def evaluate_model(model: torch.nn.Module, metrics: list, num_samples: int, batch: int = 100,
+                   sampler=None) -> dict:
+    """Every metric on ``num_samples`` images of ``model`` (seeds 0, 1, ...), made with its
+    own sampler or with ``sampler``."""
+    from patchgen.images import quantize
     for start in range(0, num_samples, batch):
         seeds = list(range(start, min(start + batch, num_samples)))
-        samples = list(quantize(model.generate(seeds)))  # one list: one feature pass per batch
+        samples = list(quantize(model.generate(seeds, sampler=sampler)))  # one feature pass
         for metric in metrics:
             metric.process(None, samples)
     results = {}

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-from quality_study import METRICS, build_metrics
+from quality_study import METRICS, build_metrics, evaluate_model
 
 from common import benchmark_parser, machine_line
 
@@ -75,22 +75,12 @@ def steps_for(solver: str, nfe: int) -> int:
 def score(model: torch.nn.Module, solver: str, steps: int, metrics: list, num_samples: int,
           batch: int) -> dict:
     """Every metric on ``num_samples`` images of one solver at one step count."""
-    from patchgen.images import quantize
     from patchgen.inference import build_sampler
     sampler = build_sampler(solver, steps)
     began = time.perf_counter()
-    for start in range(0, num_samples, batch):
-        seeds = list(range(start, min(start + batch, num_samples)))
-        samples = list(quantize(model.generate(seeds, sampler=sampler)))  # (C, H, W) uint8 each
-        for metric in metrics:
-            metric.process(None, samples)
-    row = dict(solver=solver, steps=steps, nfe=sampler.nfe(steps),
-               seconds_per_image=(time.perf_counter() - began) / num_samples)
-    for metric in metrics:
-        row.update({k: v for k, v in metric.compute_metrics(metric.results).items()
-                    if k in METRICS})
-        metric.results.clear()
-    return row
+    results = evaluate_model(model, metrics, num_samples, batch, sampler)
+    return dict(solver=solver, steps=steps, nfe=sampler.nfe(steps),
+                seconds_per_image=(time.perf_counter() - began) / num_samples, **results)
 
 
 def print_table(rows: list[dict]) -> None:
