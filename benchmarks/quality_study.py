@@ -117,10 +117,14 @@ def read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def evaluated_snapshots(rows: list[dict], key: dict) -> set[int]:
+    """The snapshots of the run ``key`` names that the results hold."""
+    return {row['snapshot'] for row in rows if all(row.get(k) == v for k, v in key.items())}
+
+
 def is_done(rows: list[dict], key: dict) -> bool:
     """True when every snapshot of the run is in the results."""
-    found = {row['snapshot'] for row in rows if all(row.get(k) == v for k, v in key.items())}
-    return found >= set(range(1, key['snapshots'] + 1))
+    return evaluated_snapshots(rows, key) >= set(range(1, key['snapshots'] + 1))
 
 
 def train(args: argparse.Namespace, recipe: dict, seed: int, work_dir: Path) -> None:
@@ -183,7 +187,8 @@ def evaluate_model(model: torch.nn.Module, metrics: list, num_samples: int, batc
 
 
 def worker(args: argparse.Namespace, name: str, seed: int) -> None:
-    """Train one run (unless its snapshots exist), evaluate them, append their rows."""
+    """Train one run (unless its snapshots exist), evaluate the snapshots not yet in the
+    results, append their rows."""
     from patchgen.engine.checkpoint import load_checkpoint_file
     recipe = load_recipes(args)[name]
     key = run_key(args, recipe, name, seed)
@@ -193,7 +198,10 @@ def worker(args: argparse.Namespace, name: str, seed: int) -> None:
     if not all(path.is_file() for path in snapshots):
         train(args, recipe, seed, run_dir)
     metrics = build_metrics(args, Path(args.work_dir))
+    evaluated = evaluated_snapshots(read_results(args.results), key)
     for k, path in enumerate(snapshots, start=1):
+        if k in evaluated:
+            continue
         row = {**key, 'snapshot': k, **load_checkpoint_file(path)['meta']['cost']}
         row.update(evaluate(path, metrics, args.num_samples))
         row['machine'] = machine_line(torch.device('cpu'))

@@ -38,6 +38,8 @@ def train_flops_per_image(backbone: nn.Module, in_channels: int, size: int,
     x, noise_labels, labels = _probe_inputs(backbone, in_channels, size, batch, num_classes)
     was_training = backbone.training
     saved = [(p, p.grad) for p in backbone.parameters()]
+    for param in backbone.parameters():  # backward adds into .grad in place: count on fresh ones
+        param.grad = None
     backbone.eval()
     try:
         with FlopCounterMode(display=False) as counter:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.utils import import_modules_from_strings
 
 from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.config import config_from_text
@@ -32,6 +33,8 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
         raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
                             f'by `patchgen train`')
     cfg = Config(config_from_text(cfg_text))  # read as plain data: running it could run any code
+    if cfg.get('custom_imports'):  # the plugin modules the config names (a backbone, ...)
+        import_modules_from_strings(**cfg.custom_imports)
     cfg.model.pop('patch_sampler', None)  # patchgen < 0.2 kept the training loop's patch plan here
     model = build_in_scope(MODELS, cfg.model, cfg.get('default_scope'))
     try:

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
 from conftest import loss_draws
@@ -100,6 +101,17 @@ def test_grad_scaler_path_unscales_before_clipping_and_skips_overflow() -> None:
     restored = scaled_wrapper(torch.nn.Linear(4, 3))
     restored.load_state_dict(wrapper.state_dict())
     assert restored.loss_scaler.get_scale() == 512.0
+    # Through update_params: the logged norm is the unscaled gradients', and an overflow
+    # that the scaler skips is reported as a skipped step.
+    hub, fresh = MessageHub.get_current_instance(), scaled_wrapper(scaled)
+    scaled.zero_grad()  # the overflowing step above left its gradients
+    norm = torch.cat([2 * p.detach().flatten() * (i + 1) ** 2
+                      for i, p in enumerate(scaled.parameters())]).norm()
+    fresh.update_params(loss_of(scaled))
+    assert fresh.last_update == 'stepped'
+    assert hub.get_scalar('train/grad_norm').current() == pytest.approx(norm.item(), rel=1e-4)
+    fresh.update_params(loss_of(scaled) * float('inf'))
+    assert fresh.last_update == 'skipped' and fresh.loss_scaler.get_scale() == 512.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='fp16 with a GradScaler needs CUDA')

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from patchgen.cli.errors import check_at_least_one
+from patchgen.errors import PatchgenError
 
 if TYPE_CHECKING:
     import torch
@@ -73,6 +74,9 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     rank samples every N-th seed; the files are those of a single process.
     """
     check_at_least_one(num=num, steps=steps, batch=batch)
+    if tile is not None and (x_start or y_start):
+        raise PatchgenError('--tile places the tiles of the canvas itself: leave out --x-start '
+                            'and --y-start')
     from patchgen.distributed import barrier, init_from_torchrun, shard
     from patchgen.images import save_grid
     from patchgen.inference import build_sampler, default_device, load_model, sample_to_folder

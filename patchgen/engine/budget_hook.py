@@ -73,7 +73,7 @@ class BudgetHook(Hook):
         self.cost.update(seconds=shared[0], steps=self.cost['steps'] + 1,
                          images=self.cost['images'] + images,
                          flops=self.cost['flops'] + self.step_flops(runner, size, images))
-        due = int(self.cost[self.unit] / self.budget * self.snapshots)  # snapshots now due
+        due = int(self.cost[self.unit] * self.snapshots / self.budget + 1e-9)  # snapshots due
         while self.saved < min(due, self.snapshots):
             self.saved += 1
             runner.save_checkpoint(runner.work_dir, f'budget_{self.saved}.pth', by_epoch=False,

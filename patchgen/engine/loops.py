@@ -113,12 +113,13 @@ class PatchTrainLoop(IterBasedTrainLoop):
 
 
 def move_patch_sampler_to_loop(cfg) -> None:
-    """Accept the old ``model.patch_sampler`` key: move it to ``train_cfg``, with a warning."""
+    """Accept the old ``model.patch_sampler`` key: move it to ``train_cfg`` (where it replaces
+    what the bases set there, since a user wrote it), with a warning."""
     model, train_cfg = cfg.get('model') or {}, cfg.get('train_cfg')
     if 'patch_sampler' not in model:
         return
     patch_sampler = model.pop('patch_sampler')
-    if train_cfg is not None and 'patch_sampler' not in train_cfg:
+    if train_cfg is not None:
         train_cfg['patch_sampler'] = patch_sampler
     print_log('model.patch_sampler is deprecated: set train_cfg.patch_sampler (the training '
               'loop owns the patch plan)', logger='current', level=logging.WARNING)

@@ -30,6 +30,12 @@ class NonFiniteGuardHook(Hook):
         self.max_consecutive = max_consecutive
         self.consecutive = 0
 
+    def before_train(self, runner) -> None:
+        if not hasattr(runner.optim_wrapper, 'last_update'):
+            runner.logger.warning(
+                f'{type(runner.optim_wrapper).__name__} does not skip non-finite steps: use '
+                f"optim_wrapper=dict(type='SafeOptimWrapper', ...) (or AutocastOptimWrapper)")
+
     def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
                          outputs: dict | None = None) -> None:
         update = getattr(runner.optim_wrapper, 'last_update', None)

@@ -43,10 +43,15 @@ class SafeOptimWrapper(OptimWrapper):
         grads = [param.grad for group in self.optimizer.param_groups
                  for param in group['params'] if param.grad is not None]
         grad_norm = whole(torch.nn.utils.get_total_norm(grads)).detach()  # FSDP: a DTensor
-        finite = (self.loss_scaler is not None
-                  or bool(torch.isfinite(loss) & torch.isfinite(grad_norm)))
-        if finite:
+        if self.loss_scaler is None:
+            finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
+            if finite:
+                self.step(**(step_kwargs or {}))
+        else:  # the GradScaler skips an overflowing step itself, and then lowers its scale
+            scale = self.loss_scaler.get_scale()
+            grad_norm = grad_norm / scale  # the norm of the unscaled gradients
             self.step(**(step_kwargs or {}))
+            finite = self.loss_scaler.get_scale() >= scale
         self.zero_grad(**(zero_kwargs or {}))
         self.last_update = 'stepped' if finite else 'skipped'
         self.message_hub.update_scalar('train/grad_norm', float(grad_norm))

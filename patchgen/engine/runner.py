@@ -36,6 +36,16 @@ class PatchgenRunner(Runner):
     ``resume`` skips a corrupt newest checkpoint for the newest valid one.
     """
 
+    def train(self) -> torch.nn.Module:
+        """mmengine's; hooks with a ``restore`` method (the pre-emption hook's signal handlers)
+        are restored even when training fails, which skips ``after_train``."""
+        try:
+            return super().train()
+        finally:
+            for hook in self.hooks:
+                if callable(getattr(hook, 'restore', None)):
+                    hook.restore()
+
     def setup_env(self, env_cfg: dict) -> None:
         """mmengine's, plus torchrun without CUDA: a gloo process group.
 

@@ -215,7 +215,7 @@ class PatchDiffusion(BaseModel):
             coords = coordinate_channels(top, left, height, width, self.resolution)  # (N, 2, H, W)
             denoise = self.guided_denoiser(coords, labels, guidance)
         elif offset != (0, 0):
-            raise PatchgenError('a tiled canvas places its tiles itself: give no offset')
+            raise PatchgenError('a tiled canvas places its tiles itself: leave offset at (0, 0)')
         else:
             denoise = TiledDenoiser(lambda x, sigma, coords, images: self.guided_denoiser(
                 coords, None if labels is None else labels[images], guidance)(x, sigma),

@@ -4,8 +4,9 @@ A step on small patches is cheap, so it draws several data batches to use the
 step well. Each rule maps (resolution R, patch size s) to a whole number >= 1,
 with an optional cap:
 
-- ``ReferenceMultiplier``: R / s (the reference code's x4 / x2 / x1 for R/4, R/2, R);
-- ``ConstantPixels``: (R / s)^2, so every step sees as many pixels as a full-image step;
+- ``ReferenceMultiplier``: R // s (the reference code's x4 / x2 / x1 for R/4, R/2, R);
+- ``ConstantPixels``: (R // s)^2, so every step sees as many pixels as a full-image step
+  (exactly when s divides R);
 - ``ConstantTime``: the full-image step's measured time over the time of one
   batch of s patches, so every step costs about as much wall-clock time.
 """
