@@ -7,6 +7,7 @@ from rich.console import Console
 from patchgen.cli.configs import config_app
 from patchgen.cli.data import data
 from patchgen.cli.doctor import doctor
+from patchgen.cli.ema import ema_app
 from patchgen.cli.errors import user_error_message
 from patchgen.cli.evaluate import evaluate, fid, inception_score, ref
 from patchgen.cli.features import features_app
@@ -30,6 +31,7 @@ app.command('is')(inception_score)
 app.command('eval')(evaluate)
 app.add_typer(features_app, name='features')
 app.add_typer(config_app, name='config')
+app.add_typer(ema_app, name='ema')
 app.command()(info)
 app.command()(doctor)
 

@@ -8,6 +8,7 @@ from .fsdp import PatchFullyShardedDataParallel
 from .loops import PatchTrainLoop, StepBatches
 from .nonfinite_hook import NonFiniteGuardHook
 from .optim_wrapper import AutocastOptimWrapper
+from .posthoc_ema import PostHocEMAHook
 from .preemption_hook import PreemptionHook
 from .runner import PatchgenRunner, build_runner
 from .sample_grid_hook import SampleGridHook
@@ -16,4 +17,4 @@ __all__ = ['AutocastOptimWrapper', 'PlainCheckpointHook', 'SafeCheckpointHook',
            'load_checkpoint_file', 'HalfLifeEMA', 'HalfLifeEMAHook', 'NonFiniteGuardHook',
            'PatchDistributedDataParallel', 'PatchFullyShardedDataParallel',
            'PatchTrainLoop', 'StepBatches', 'PatchgenRunner', 'build_runner', 'SampleGridHook',
-           'BudgetHook', 'PreemptionHook']
+           'BudgetHook', 'PreemptionHook', 'PostHocEMAHook']
