@@ -104,3 +104,8 @@ def test_data_converts_a_folder_into_an_edm_zip(tmp_path: Path) -> None:
                          '00000/img00000002.png', 'dataset.json']
         with archive.open('00000/img00000001.png') as file:
             assert Image.open(file).mode == 'L'
+
+
+def test_error_messages_keep_their_square_brackets(tmp_path: Path) -> None:
+    name = str(tmp_path / 'x[dict(a)]' / '[bold]y.py')  # rich markup would eat these
+    assert_one_line_error(patchgen('train', name), name)

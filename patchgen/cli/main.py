@@ -3,6 +3,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from patchgen.cli.configs import config_app
 from patchgen.cli.data import data
@@ -47,6 +48,6 @@ def main() -> None:
         message = user_error_message(error)
         if message is None or debug:
             raise
-        Console(stderr=True).print(f'[bold red]error:[/] {message}', highlight=False,
+        Console(stderr=True).print(f'[bold red]error:[/] {escape(message)}', highlight=False,
                                    soft_wrap=True)
         sys.exit(2)
