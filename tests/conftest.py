@@ -103,3 +103,18 @@ def loss_draws(images: torch.Tensor, size: int, seed: int = 0) -> tuple:
     """(top, left, noise_seeds) of one training step for ``images``, as the loop draws them."""
     batch = planned_batch(torch.zeros(images.shape, dtype=torch.uint8), size, seed=seed)
     return batch['top'], batch['left'], batch['noise_seeds']
+
+
+def tiny_diffusion(**options) -> torch.nn.Module:
+    """A 16x16, 1-channel PatchDiffusion with a tiny UNet whose weights (the zero-initialised
+    output layers included) are random, so that every layer matters; seeded."""
+    from patchgen.registry import MODELS
+    torch.manual_seed(0)
+    net = MODELS.build(dict(type='PatchDiffusion', image_channels=1, resolution=16,
+                            backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2),
+                                          num_blocks=1, attn_resolutions=(8,), dropout=0.0),
+                            schedule=dict(type='EDM'),
+                            sampler=dict(type='HeunSampler', num_steps=3), **options))
+    for param in net.parameters():
+        torch.nn.init.normal_(param, std=0.05)
+    return net

@@ -10,24 +10,15 @@ import sys
 import pytest
 import torch
 
-from conftest import QUICKSTART, ROOT, loss_draws, needs_mlxtend, tiny_options
+from conftest import QUICKSTART, ROOT, loss_draws, needs_mlxtend, tiny_diffusion, tiny_options
 from patchgen.engine.loops import planned_batch
 from patchgen.engine.optim_wrapper import AutocastOptimWrapper, SafeOptimWrapper
-from patchgen.registry import MODELS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
 
 def cuda_model(**options) -> torch.nn.Module:
-    torch.manual_seed(0)
-    net = MODELS.build(dict(type='PatchDiffusion', image_channels=1, resolution=16,
-                            backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2),
-                                          num_blocks=1, attn_resolutions=(8,), dropout=0.0),
-                            schedule=dict(type='EDM'),
-                            sampler=dict(type='HeunSampler', num_steps=3), **options))
-    for param in net.parameters():
-        torch.nn.init.normal_(param, std=0.05)
-    return net.cuda()
+    return tiny_diffusion(**options).cuda()
 
 
 def cuda_loss(net: torch.nn.Module, size: int = 8) -> torch.Tensor:

@@ -6,23 +6,10 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
-from conftest import loss_draws
+from conftest import loss_draws, tiny_diffusion
 from patchgen.engine.loops import planned_batch
 from patchgen.engine.optim_wrapper import AutocastOptimWrapper
 from patchgen.errors import PatchgenError
-from patchgen.registry import MODELS
-
-
-def model(**options) -> torch.nn.Module:
-    torch.manual_seed(0)
-    net = MODELS.build(dict(type='PatchDiffusion', image_channels=1, resolution=16,
-                            backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2),
-                                          num_blocks=1, attn_resolutions=(8,), dropout=0.0),
-                            schedule=dict(type='EDM'),
-                            sampler=dict(type='HeunSampler', num_steps=3), **options))
-    for param in net.parameters():
-        torch.nn.init.normal_(param, std=0.05)
-    return net
 
 
 def seeded_loss(net: torch.nn.Module, size: int = 8) -> torch.Tensor:
@@ -31,14 +18,14 @@ def seeded_loss(net: torch.nn.Module, size: int = 8) -> torch.Tensor:
 
 
 def test_channels_last_gives_the_same_loss() -> None:
-    plain, fast = model(), model(channels_last=True)
+    plain, fast = tiny_diffusion(), tiny_diffusion(channels_last=True)
     fast.load_state_dict(plain.state_dict())  # the same weights, kept in channels-last layout
     assert fast.backbone.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(seeded_loss(plain), seeded_loss(fast), rtol=1e-4)
 
 
 def test_bf16_autocast_step_runs_in_bf16_and_updates_the_weights() -> None:
-    net = model()
+    net = tiny_diffusion()
     wrapper = AutocastOptimWrapper(dtype='bfloat16',
                                    optimizer=torch.optim.Adam(net.parameters(), 1e-3))
     seen = []
@@ -49,14 +36,14 @@ def test_bf16_autocast_step_runs_in_bf16_and_updates_the_weights() -> None:
     assert seen == [torch.bfloat16] and math.isfinite(log['loss'].item())
     assert not torch.equal(before, net.backbone.conv_in.weight)
     assert net.backbone.conv_in.weight.dtype == torch.float32  # master weights stay fp32
-    fp32 = seeded_loss(model())
+    fp32 = seeded_loss(tiny_diffusion())
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        bf16 = seeded_loss(model())
+        bf16 = seeded_loss(tiny_diffusion())
     assert abs(bf16.item() - fp32.item()) / fp32.item() < 0.05  # same model, bf16 rounding
 
 
 def test_fp16_is_refused_on_the_cpu_and_unknown_dtypes_anywhere() -> None:
-    net = model()
+    net = tiny_diffusion()
     wrapper = AutocastOptimWrapper(dtype='float16',
                                    optimizer=torch.optim.Adam(net.parameters(), 1e-3))
     with pytest.raises(PatchgenError, match='needs a GPU'):
@@ -116,7 +103,7 @@ def test_grad_scaler_path_unscales_before_clipping_and_skips_overflow() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='fp16 with a GradScaler needs CUDA')
 def test_fp16_grad_scaler_on_cuda_round_trips_its_state() -> None:
-    net = model().cuda()
+    net = tiny_diffusion().cuda()
     wrapper = AutocastOptimWrapper(dtype='float16',
                                    optimizer=torch.optim.Adam(net.parameters(), 1e-3))
     batch = planned_batch(torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8), 8)
