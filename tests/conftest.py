@@ -34,6 +34,7 @@ TINY_OVERRIDES = {
     'default_hooks.sample_grid.interval': 1000,
     'default_hooks.sample_grid.num_images': 4,
     'train_cfg.max_iters': 8,
+    'train_cfg.patch_sampler.type': 'RandomMultiScale',  # tests train on patches (real_p 0.5)
 }
 
 

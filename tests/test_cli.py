@@ -63,7 +63,8 @@ def test_unknown_registry_name_lists_close_matches(tmp_path: Path) -> None:
 
 def test_resolution_not_divisible_by_four(tmp_path: Path) -> None:
     result = patchgen('train', QUICKSTART, '--work-dir', str(tmp_path),
-                      '--cfg-options', 'model.resolution=30')
+                      '--cfg-options', 'model.resolution=30',
+                      'train_cfg.patch_sampler.type=RandomMultiScale')
     assert_one_line_error(result, 'resolution 30', 'divisible by 4')
 
 
