@@ -290,7 +290,8 @@ def main() -> None:
     rows = [row for row in read_results(args.results)
             if any(all(row.get(k) == v for k, v in key.items()) for key in keys)]
     unit = budget(args)[0]
-    table = summarise(rows, unit)
+    order = list(recipes)  # the recipes file's order, whichever run finished first
+    table = sorted(summarise(rows, unit), key=lambda e: (order.index(e['recipe']), e['snapshot']))
     print(f'machine: {machine_line(torch.device("cpu"))}')
     print(f'budget {budget(args)[1]:g} {unit}; {args.num_samples} samples vs '
           f'{args.num_reference} test images; seeds {args.seeds}; results {args.results}')

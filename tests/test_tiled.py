@@ -126,5 +126,5 @@ def test_sample_command_tiles_large_canvases_and_names_the_solvers(
 
 
 def test_a_tiled_canvas_takes_no_offset(model: torch.nn.Module) -> None:
-    with pytest.raises(PatchgenError, match='give no offset'):
+    with pytest.raises(PatchgenError, match='leave offset at'):
         model.generate([0], size=(64, 64), offset=(0, 8), tiling=Tiling(16))
