@@ -266,6 +266,7 @@ def plot(table: list[dict], unit: str, path: Path) -> None:
             x, y, err = zip(*points)
             axis.errorbar(x, y, yerr=err, marker='o', capsize=3, label=name)
         axis.set(xlabel=cost[2], ylabel=metric, title=f'{metric} against cost')
+        axis.set_xlim(0, axis.get_xlim()[1] * 1.05)  # cost from zero, the last point inside
         axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
