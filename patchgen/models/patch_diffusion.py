@@ -11,9 +11,9 @@ from patchgen.images import quantize
 from patchgen.patches import crop_patches
 from patchgen.registry import BACKBONES, LOSS_WEIGHTINGS, MODELS, NOISE_SCHEDULES, SAMPLERS
 from patchgen.samplers import Sampler, SeededNoise, TiledDenoiser, Tiling
+from patchgen.schedules.base import FULL_BAND
 
 LOSS_REDUCTIONS = ('pixel_sum', 'pixel_mean')
-FULL_BAND = (0.0, 1.0)
 
 
 @MODELS.register_module()

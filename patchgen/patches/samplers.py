@@ -18,8 +18,7 @@ from torch import Tensor
 from patchgen.coords import coordinate_channels
 from patchgen.errors import PatchgenError
 from patchgen.registry import MULTIPLIER_RULES, PATCH_SAMPLERS
-
-FULL_BAND = (0.0, 1.0)
+from patchgen.schedules.base import FULL_BAND
 
 
 @dataclass(frozen=True)

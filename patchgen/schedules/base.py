@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 QUANTILE_EPS = 1e-6  # quantiles are kept in [eps, 1 - eps], where every law is finite
+FULL_BAND = (0.0, 1.0)  # the whole training law, as a band [lo, hi) of its quantiles
 
 
 class Preconditioning(NamedTuple):
@@ -32,14 +33,14 @@ class NoiseSchedule(ABC):
     def sigma_at_quantile(self, u: Tensor) -> Tensor:
         """The training law's quantile function: sigma whose CDF is ``u`` in (0, 1), elementwise."""
 
-    def sigma_in_band(self, uniform: Tensor, band: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+    def sigma_in_band(self, uniform: Tensor, band: tuple[float, float] = FULL_BAND) -> Tensor:
         """Map uniforms in [0, 1) to noise levels whose quantiles lie in ``band = (lo, hi)``:
         the whole training law by default, its lowest levels with e.g. ``(0, 0.3)``."""
         u = band[0] + (band[1] - band[0]) * uniform
         return self.sigma_at_quantile(u.clamp(QUANTILE_EPS, 1 - QUANTILE_EPS))
 
     def sample_sigma(self, n: int, device: torch.device,
-                     band: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+                     band: tuple[float, float] = FULL_BAND) -> Tensor:
         """Draw (n,) training noise levels from the training law restricted to ``band``."""
         return self.sigma_in_band(torch.rand(n, device=device), band)
 
