@@ -13,6 +13,7 @@ from patchgen.cli.errors import user_error_message
 from patchgen.cli.evaluate import evaluate, fid, inception_score, ref
 from patchgen.cli.features import features_app
 from patchgen.cli.info import info
+from patchgen.cli.outpaint import outpaint
 from patchgen.cli.registries import list_registries
 from patchgen.cli.sample import sample
 from patchgen.cli.train import quickstart, train
@@ -24,6 +25,7 @@ app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=
 app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=False))(
     quickstart)
 app.command()(sample)
+app.command()(outpaint)
 app.command()(data)
 app.command('list')(list_registries)
 app.command()(ref)
