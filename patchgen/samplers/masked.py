@@ -13,9 +13,10 @@ class MaskedDenoiser:
     re-noised to that call's sigma, ``known + sigma * noise`` (the same noise at
     every call), and the known pixels of the output by ``known``. The network
     thus sees the unknown pixels beside correctly noised known ones and fills
-    them to agree; and since a solver step is linear in x and D, a step from a
-    replaced x to sigma_next lands the known pixels on ``known + sigma_next *
-    noise``, and the last step, to sigma 0, on ``known`` itself.
+    them to agree. With D equal to ``known`` there, the built-in solvers' steps
+    (linear in x and D) keep the known pixels of their own state on
+    ``known + sigma * c`` for a fixed c (without churn), and the last step, to
+    sigma 0, lands them on ``known`` itself (with churn too).
 
     Args:
         denoise: The denoiser of whole canvases (plain or a :class:`TiledDenoiser`).
