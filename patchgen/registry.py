@@ -54,6 +54,7 @@ LOSS_WEIGHTINGS = Registry('loss weighting', scope=SCOPE,
 SAMPLERS = Registry('sampler', scope=SCOPE, locations=['patchgen.samplers'])
 FEATURE_EXTRACTORS = Registry('feature extractor', scope=SCOPE,
                               locations=['patchgen.evaluation'])
+AUTOENCODERS = Registry('autoencoder', scope=SCOPE, locations=['patchgen.autoencoders'])
 
 # Empty children of mmengine's other roots, so that building their parts (optimizers,
 # schedulers, visualizers, ...) under the 'patchgen' scope finds mmengine's own.
@@ -74,6 +75,7 @@ ALL_REGISTRIES: dict[str, Registry] = {
     'SAMPLERS': SAMPLERS,
     'METRICS': METRICS,
     'FEATURE_EXTRACTORS': FEATURE_EXTRACTORS,
+    'AUTOENCODERS': AUTOENCODERS,
     'DATASETS': DATASETS,
     'TRANSFORMS': TRANSFORMS,
     'HOOKS': HOOKS,

@@ -8,8 +8,8 @@ from patchgen.config import CONFIG_DIR, load_config
 from patchgen.engine import loops
 from patchgen.registry import MODELS
 
-CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')
-                 if '_base_' not in p.parts and 'features' not in p.parts)  # diffusion configs
+CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')  # diffusion configs
+                 if not {'_base_', 'features', 'autoencoders'} & set(p.parts))
 
 
 def test_the_expected_configs_exist() -> None:

@@ -5,8 +5,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from patchgen.cli.autoencoder import autoencoder_app
 from patchgen.cli.configs import config_app
-from patchgen.cli.data import data
+from patchgen.cli.data import data_app
 from patchgen.cli.doctor import doctor
 from patchgen.cli.ema import ema_app
 from patchgen.cli.errors import user_error_message
@@ -26,7 +27,6 @@ app.command(context_settings=dict(allow_extra_args=True, ignore_unknown_options=
     quickstart)
 app.command()(sample)
 app.command()(outpaint)
-app.command()(data)
 app.command('list')(list_registries)
 app.command()(ref)
 app.command()(fid)
@@ -35,6 +35,8 @@ app.command('eval')(evaluate)
 app.add_typer(features_app, name='features')
 app.add_typer(config_app, name='config')
 app.add_typer(ema_app, name='ema')
+app.add_typer(data_app, name='data')
+app.add_typer(autoencoder_app, name='autoencoder')
 app.command()(info)
 app.command()(doctor)
 

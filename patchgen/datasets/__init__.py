@@ -8,13 +8,15 @@ from patchgen.datasets.base import DiffusionDataset
 from patchgen.datasets.export import export_zip, open_source
 from patchgen.datasets.idx import FashionMNIST, IDXDataset, read_idx
 from patchgen.datasets.image_folder import ImageFolderDataset
+from patchgen.datasets.latents import LatentDataset
 from patchgen.datasets.mnist5k import MNIST5k
 from patchgen.datasets.seeds import SeedDataset
 from patchgen.datasets.transforms import CenterPad, PackDiffusionInputs, ToChannels
 
 __all__ = [
     'ArrayDataset', 'CenterPad', 'DiffusionDataset', 'FashionMNIST', 'IDXDataset',
-    'ImageFolderDataset', 'MNIST5k', 'PackDiffusionInputs', 'SeedDataset', 'ToChannels',
+    'ImageFolderDataset', 'LatentDataset', 'MNIST5k', 'PackDiffusionInputs', 'SeedDataset',
+    'ToChannels',
     'export_zip',
     'open_source', 'read_idx',
 ]

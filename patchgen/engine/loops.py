@@ -7,6 +7,7 @@ from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
+from patchgen.datasets.latents import check_latent_source
 from patchgen.errors import PatchgenError
 from patchgen.patches import FixedSize, PatchSampler
 from patchgen.registry import LOOPS, PATCH_SAMPLERS
@@ -28,6 +29,7 @@ def check_training_data(dataset, model: torch.nn.Module) -> None:
     """Fail before training when the dataset is empty or its items do not fit the model."""
     if len(dataset) == 0:
         raise PatchgenError('the training dataset is empty: check its root, split or indices')
+    check_latent_source(dataset, model)
     shape = tuple(dataset[0]['inputs'].shape)  # (C, H, W)
     expected = (model.image_channels, model.resolution, model.resolution)
     if shape != expected:

@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from patchgen.autoencoders import LazyAutoencoder
 from patchgen.coords import coordinate_channels
 from patchgen.errors import PatchgenError
 from patchgen.images import quantize
@@ -25,15 +26,18 @@ class PatchDiffusion(BaseModel):
     its noise draws. The loss is a plain function of those and the images.
     The backbone F sees ``[c_in * x, coords]`` (C + 2 channels) and predicts C
     channels; the schedule's preconditioning turns it into the denoiser
-    ``D(x; sigma) = c_skip * x + c_out * F``.
+    ``D(x; sigma) = c_skip * x + c_out * F``. With an ``autoencoder`` the model
+    lives in its latent space: it trains on latents (``patchgen data encode``)
+    and :meth:`generate` decodes what it samples, so sample grids, ``patchgen
+    sample`` and evaluation see images.
 
     Args:
         backbone: Config of the network (BACKBONES). ``in_channels``,
             ``out_channels`` and ``resolution`` are filled in unless given.
         schedule: Config of the noise schedule (NOISE_SCHEDULES).
         sampler: Config of the sampler that :meth:`generate` uses (SAMPLERS).
-        image_channels: Channels C of the images.
-        resolution: Side R of the full training images.
+        image_channels: Channels C of the images (of the latents, with an autoencoder).
+        resolution: Side R of the full training images (latents).
         num_classes: Classes to condition on; 0 trains an unconditional
             model and ignores the dataset's labels.
         label_dropout: Probability that a training label is replaced by the
@@ -52,6 +56,8 @@ class PatchDiffusion(BaseModel):
             of its arguments. Each input size compiles once (``dynamic=False``:
             dynamic shapes fail in inductor for this network on torch 2.14).
         data_preprocessor: Config of the data preprocessor (MODELS).
+        autoencoder: Config of the autoencoder (AUTOENCODERS) whose latents the
+            model learns; built on first use, kept out of the state dict.
     """
 
     def __init__(self,
@@ -66,7 +72,8 @@ class PatchDiffusion(BaseModel):
                  weighting: dict | None = None,
                  channels_last: bool = False,
                  compile: bool | dict = False,
-                 data_preprocessor: dict | None = None) -> None:
+                 data_preprocessor: dict | None = None,
+                 autoencoder: dict | None = None) -> None:
         if not 0 <= label_dropout < 1:
             raise PatchgenError(f'label_dropout must be in [0, 1), got {label_dropout}')
         if loss_reduction not in LOSS_REDUCTIONS:
@@ -90,6 +97,7 @@ class PatchDiffusion(BaseModel):
         self.schedule = NOISE_SCHEDULES.build(schedule)
         self.weighting = LOSS_WEIGHTINGS.build(weighting or dict(type='EDMWeighting'))
         self.sampler = SAMPLERS.build(sampler)
+        self.autoencoder = None if autoencoder is None else LazyAutoencoder(autoencoder)
 
     def denoise(self, x: Tensor, sigma: Tensor, coords: Tensor,
                 labels: Tensor | None = None) -> Tensor:
@@ -204,7 +212,8 @@ class PatchDiffusion(BaseModel):
                 network sees batches of tiles only, whatever the canvas size.
 
         Returns:
-            (N, C, height, width) images in about [-1, 1].
+            (N, C, height, width) images in about [-1, 1]; with an autoencoder,
+            the decoded (N, C', f * height, f * width) images in [-1, 1].
         """
         height, width = size or (self.resolution, self.resolution)
         device = next(self.backbone.parameters()).device
@@ -224,7 +233,8 @@ class PatchDiffusion(BaseModel):
         was_training = self.training
         self.eval()
         try:
-            return sampler.sample(denoise, sigmas, SeededNoise(seeds, device),
-                                  (self.image_channels, height, width))
+            samples = sampler.sample(denoise, sigmas, SeededNoise(seeds, device),
+                                     (self.image_channels, height, width))
         finally:
             self.train(was_training)
+        return samples if self.autoencoder is None else self.autoencoder.get(device).decode(samples)

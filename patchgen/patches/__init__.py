@@ -4,6 +4,7 @@ from .samplers import (
                        AnnealedMultiScale,
                        FixedSize,
                        FullImage,
+                       LatentMultiScale,
                        NoiseAwareMultiScale,
                        PatchPlan,
                        PatchSampler,
@@ -14,6 +15,6 @@ from .samplers import (
 )
 
 __all__ = ['PatchPlan', 'PatchSampler', 'RandomMultiScale', 'FixedSize', 'FullImage',
-           'Progressive', 'NoiseAwareMultiScale', 'AnnealedMultiScale', 'crop_patches',
-           'gather_patches', 'MultiplierRule', 'ReferenceMultiplier', 'ConstantPixels',
-           'ConstantTime']
+           'LatentMultiScale', 'Progressive', 'NoiseAwareMultiScale', 'AnnealedMultiScale',
+           'crop_patches', 'gather_patches', 'MultiplierRule', 'ReferenceMultiplier',
+           'ConstantPixels', 'ConstantTime']

@@ -107,14 +107,19 @@ def gather_patches(images: Tensor, top: Tensor, left: Tensor, size: int) -> Tens
     return images[batch, :, rows, cols].permute(0, 3, 1, 2)  # (N, C, size, size)
 
 
+def check_real_p(real_p: float) -> None:
+    """Refuse a share of full-image steps outside [0, 1]."""
+    if not 0.0 <= real_p <= 1.0:
+        raise PatchgenError(f'real_p must lie in [0, 1], got {real_p}')
+
+
 def default_sizes_and_probs(resolution: int, real_p: float) -> tuple[list[int], list[float]]:
     """The paper's pixel-space mix: sizes R/4, R/2, R with 0.4(1-p), 0.6(1-p), p."""
     if resolution % 4:
         raise PatchgenError(
             f'resolution {resolution} is not divisible by 4, which the patch sizes '
             f'R/4 and R/2 need: pad or resize the data, or give `sizes` explicitly')
-    if not 0.0 <= real_p <= 1.0:
-        raise PatchgenError(f'real_p must lie in [0, 1], got {real_p}')
+    check_real_p(real_p)
     sizes = [resolution // 4, resolution // 2, resolution]
     return sizes, [0.4 * (1 - real_p), 0.6 * (1 - real_p), real_p]
 
@@ -166,6 +171,27 @@ class RandomMultiScale(PatchSampler):
     def size_for_step(self, step: int, seed: int) -> int:
         rng = np.random.default_rng([seed, step])
         return self.sizes[rng.choice(len(self.sizes), p=self.probs)]
+
+
+@PATCH_SAMPLERS.register_module()
+class LatentMultiScale(RandomMultiScale):
+    """The paper's latent-space mix: each step draws size R/2 or R with probabilities
+    1 - p and p (the default multiplier rule gives x2 / x1 batches).
+
+    Args:
+        resolution: Side R of the full latents; even.
+        real_p: Share of steps on full latents.
+        multiplier: Config of the multiplier rule (MULTIPLIER_RULES).
+    """
+
+    def __init__(self, resolution: int, real_p: float = 0.5,
+                 multiplier: dict | None = None) -> None:
+        if resolution % 2:
+            raise PatchgenError(f'latent resolution {resolution} is odd, so it has no R/2 patches:'
+                                f' use an autoencoder and image size giving an even latent side')
+        check_real_p(real_p)
+        super().__init__(resolution, sizes=[resolution // 2, resolution],
+                         probs=[1 - real_p, real_p], multiplier=multiplier)
 
 
 @PATCH_SAMPLERS.register_module()
