@@ -18,15 +18,26 @@ CONFIG_DIR = Path(__file__).resolve().parent / 'configs'  # shipped in the packa
 
 
 def parse_cfg_options(items: Sequence[str]) -> dict:
-    """Parse ``key=value`` overrides; values are read as mmengine's ``--cfg-options`` reads them."""
+    """Parse ``key=value`` overrides; values are read as mmengine's ``--cfg-options`` reads them,
+    except that a value holding dicts (``[dict(type='A'), dict(type='B')]``) is read as Python."""
     options = {}
     for item in items:
         key, sep, value = item.partition('=')
         if not sep or not key:
             raise PatchgenError(f'--cfg-options expects key=value, got {item!r}: write e.g. '
                                 f'train_cfg.max_iters=100')
-        options[key] = DictAction._parse_iterable(value)
+        options[key] = (python_value(key, value) if 'dict(' in value or '{' in value
+                        else DictAction._parse_iterable(value))
     return options
+
+
+def python_value(key: str, text: str) -> Any:
+    """The plain data that ``text`` writes as Python (see :func:`plain_value`)."""
+    try:
+        return plain_value(ast.parse(text.strip(), mode='eval').body)
+    except (SyntaxError, ValueError):
+        raise PatchgenError(f'--cfg-options {key}: cannot read {text!r}: write dicts of plain '
+                            f"values, strings quoted: [dict(type='LocalVisBackend')]") from None
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from patchgen.cli.evaluate import evaluate, fid, inception_score, ref
 from patchgen.cli.features import features_app
 from patchgen.cli.info import info
 from patchgen.cli.outpaint import outpaint
+from patchgen.cli.plot import plot, report
 from patchgen.cli.registries import list_registries
 from patchgen.cli.sample import sample
 from patchgen.cli.train import quickstart, train
@@ -39,6 +40,8 @@ app.add_typer(data_app, name='data')
 app.add_typer(autoencoder_app, name='autoencoder')
 app.command()(info)
 app.command()(doctor)
+app.command()(plot)
+app.command()(report)
 
 
 def main() -> None:

@@ -12,9 +12,10 @@ from .posthoc_ema import PostHocEMAHook
 from .preemption_hook import PreemptionHook
 from .runner import PatchgenRunner, build_runner
 from .sample_grid_hook import SampleGridHook
+from .watch_hook import WatchHook
 
 __all__ = ['AutocastOptimWrapper', 'PlainCheckpointHook', 'SafeCheckpointHook',
            'load_checkpoint_file', 'HalfLifeEMA', 'HalfLifeEMAHook', 'NonFiniteGuardHook',
            'PatchDistributedDataParallel', 'PatchFullyShardedDataParallel',
            'PatchTrainLoop', 'StepBatches', 'PatchgenRunner', 'build_runner', 'SampleGridHook',
-           'BudgetHook', 'PreemptionHook', 'PostHocEMAHook']
+           'BudgetHook', 'PreemptionHook', 'PostHocEMAHook', 'WatchHook']

@@ -12,11 +12,11 @@ class NonFiniteGuardHook(Hook):
     """Logs each skipped step and stops after ``max_consecutive`` of them in a row.
 
     ``SafeOptimWrapper`` (and ``AutocastOptimWrapper``) skip a step whose loss or
-    gradients are not finite and report it in ``last_update``. This hook counts
-    those steps (the total is logged as ``skipped_steps`` and kept in checkpoints);
-    when ``max_consecutive`` steps in a row were skipped, the weights have not
-    changed since the last good step, so it saves a checkpoint of them and stops
-    the run with a message.
+    gradients are not finite, report it in ``last_update`` and count those steps
+    (the training scalar ``skipped_steps``; this hook also keeps the total in the
+    runtime info of checkpoints). When ``max_consecutive`` steps in a row were
+    skipped, the weights have not changed since the last good step, so it saves a
+    checkpoint of them and stops the run with a message.
 
     Args:
         max_consecutive: Skipped steps in a row that stop the run.
@@ -44,7 +44,7 @@ class NonFiniteGuardHook(Hook):
                 self.consecutive = 0
             return
         self.consecutive += 1
-        total = runner.message_hub.get_info('skipped_steps', 0) + 1
+        total = runner.optim_wrapper.skipped_steps
         runner.message_hub.update_info('skipped_steps', total)
         step = runner.iter + 1
         runner.logger.warning(f'Step {step} skipped: non-finite loss or gradients '

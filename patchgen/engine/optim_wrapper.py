@@ -18,7 +18,8 @@ class SafeOptimWrapper(OptimWrapper):
     """mmengine's OptimWrapper that skips a step whose loss or gradients are not finite.
 
     A skipped step changes no weight, moment or step count. Each update logs
-    ``grad_norm`` and ``skipped`` (0 or 1) as training scalars and sets
+    ``grad_norm``, ``skipped`` (0 or 1) and ``skipped_steps`` (the run's total,
+    kept across resumes) as training scalars and sets
     :attr:`last_update` to ``'stepped'`` or ``'skipped'`` (None while gradients
     accumulate), which ``NonFiniteGuardHook`` reads. Under DDP or FSDP the
     gradients are already averaged, so every rank skips together. A GradScaler
@@ -56,6 +57,13 @@ class SafeOptimWrapper(OptimWrapper):
         self.last_update = 'stepped' if finite else 'skipped'
         self.message_hub.update_scalar('train/grad_norm', float(grad_norm))
         self.message_hub.update_scalar('train/skipped', float(not finite))
+        self.message_hub.update_scalar('train/skipped_steps', self.skipped_steps + (not finite))
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps skipped in the run so far (in the message hub, so checkpoints keep it)."""
+        history = self.message_hub.log_scalars.get('train/skipped_steps')
+        return 0 if history is None else int(history.current())
 
 
 @OPTIM_WRAPPERS.register_module()

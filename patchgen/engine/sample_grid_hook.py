@@ -1,8 +1,10 @@
 """A hook that writes a grid of samples into the work dir during training."""
 from pathlib import Path
 
+import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
+from PIL import Image
 
 from patchgen.images import save_grid
 from patchgen.registry import HOOKS
@@ -14,9 +16,10 @@ from .wrappers import unwrap_model
 class SampleGridHook(Hook):
     """Every ``interval`` steps and at the end, sample a grid with the EMA weights.
 
-    The grid goes to ``WORK_DIR/samples/iter_0000100.png``; the path is also
-    kept in the message hub as ``sample_grid``. Seeds are fixed, so grids of
-    successive steps show the same images as they improve.
+    The grid goes to ``WORK_DIR/samples/iter_0000100.png`` and, as the image
+    ``sample_grid``, to the visualizer's backends (TensorBoard, ...); the path
+    is also kept in the message hub as ``sample_grid``. Seeds are fixed, so
+    grids of successive steps show the same images as they improve.
 
     Args:
         interval: Steps between grids.
@@ -57,5 +60,8 @@ class SampleGridHook(Hook):
         name = f'iter_{runner.iter + 1:07d}.png'
         path = save_grid(images, Path(runner.work_dir) / 'samples' / name)
         runner.message_hub.update_info('sample_grid', str(path))
+        with Image.open(path) as grid:
+            runner.visualizer.add_image('sample_grid', np.asarray(grid.convert('RGB')),
+                                        step=runner.iter + 1)
         runner.logger.info(f'Sample grid ({"EMA" if ema_hooks else "raw"} weights): {path}')
         return path

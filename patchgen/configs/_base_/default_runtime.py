@@ -4,7 +4,7 @@ runner_type = 'PatchgenRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),  # metrics at their step
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
     nonfinite=dict(type='NonFiniteGuardHook', max_consecutive=50),
@@ -12,6 +12,7 @@ default_hooks = dict(
     ema=dict(type='HalfLifeEMAHook', halflife_images=500_000, rampup_ratio=0.05),
     sample_grid=dict(type='SampleGridHook', interval=5000, num_images=64),
     preemption=dict(type='PreemptionHook'),  # SIGTERM/SIGUSR1/Ctrl-C: checkpoint, then stop
+    watch=dict(type='WatchHook', plots=True),  # images_seen, environment; plots at the end
 )
 
 env_cfg = dict(
@@ -21,6 +22,9 @@ env_cfg = dict(
 )
 log_processor = dict(by_epoch=False, window_size=50)
 log_level = 'INFO'
+# Scalars and sample grids go to every backend; LocalVisBackend writes the scalars.json that
+# `patchgen plot` and `patchgen report` read. TensorBoard (pip install 'patchgen[tensorboard]'):
+# vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')].
 visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 randomness = dict(seed=0)  # a fixed seed makes runs repeatable and resumes exact
 load_from = None
