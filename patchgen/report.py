@@ -58,15 +58,15 @@ def images_at(log: RunLog, step: int) -> str:
 def summary_rows(log: RunLog) -> list[tuple[str, str]]:
     """Steps, images seen, last loss, learning rate and skipped steps, and the runs logged."""
     rows = []
+    if log.train:
+        step = log.train[-1]['step']
+        rows.append(('last step logged', f'{step:,}'))
+        if seen := images_at(log, step):
+            rows.append(('images seen', seen))
     for key, label in (('loss', 'last loss'), ('lr', 'learning rate'),
                        ('skipped_steps', 'skipped steps')):
         if (last := log.last(key)) is not None:
             rows.append((label, f'{last[1]:.6g} (step {last[0]:,})'))
-    if log.train:
-        step = log.train[-1]['step']
-        rows.insert(0, ('steps logged', f'{step:,}'))
-        if seen := images_at(log, step):
-            rows.insert(1, ('images seen', seen))
     rows.append(('runs', f'{log.runs} (the first start and each resume)'))
     return rows
 
