@@ -108,7 +108,7 @@ def test_outpaint_command_writes_the_canvas_and_refuses_bad_input(tiny_cfg: Conf
 
     (tmp_path / 'notes.png').write_text('not an image')
     for image, pad, words in [('notes.png', '4', 'cannot be decoded'),
-                              ('grey.png', '-1', 'pad must be at least 1')]:
+                              ('grey.png', '-1', 'pad')]:  # typer's bound or ours
         assert_one_line_error(patchgen('outpaint', str(tmp_path / image), '--pad', pad, *common,
                                        '--out', str(tmp_path / 'bad.png')), words)
     assert not (tmp_path / 'bad.png').exists()
