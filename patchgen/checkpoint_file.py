@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, print_log
 
-from patchgen.errors import PatchgenError
+from patchgen.errors import PatchgenError, first_line
 from patchgen.files import atomic_write
 
 HISTORY_BUFFER_TAG = '__history_buffer__'
@@ -110,9 +110,8 @@ def load_checkpoint_file(path: str | Path, map_location: Any = 'cpu',
                             f'can run code; if you made the file yourself, pass trusted=True '
                             f'(--trust-checkpoint on the command line)') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]  # EOFError: ''
-        raise PatchgenError(f'checkpoint {path} is truncated or corrupt ({reason}): use another '
-                            f'checkpoint') from None
+        raise PatchgenError(f'checkpoint {path} is truncated or corrupt ({first_line(error)}): '
+                            f'use another checkpoint') from None
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise PatchgenError(f'checkpoint {path} has no state_dict: it was not written by '
                             f'patchgen or mmengine')

@@ -145,6 +145,8 @@ def resolve_config(name: str | Path) -> Path:
     path = Path(name)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise PatchgenError(f'config {name} is a folder: give the path of a Python config file')
     relative = Path(*path.parts[1:]) if path.parts[:1] == ('configs',) else path  # configs/NAME
     bundled = CONFIG_DIR / relative.with_suffix('.py')
     if not path.is_absolute() and bundled.is_file():
@@ -162,6 +164,9 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
         reason = ' '.join(str(error).split())[:200]
         raise PatchgenError(f'config {file} cannot be read ({type(error).__name__}: {reason}): '
                             f'fix the file or give another config') from error
+    if not cfg.keys():
+        raise PatchgenError(f'config {file} sets nothing: give a config that sets model, data '
+                            f'and schedule (e.g. {CONFIG_DIR / "quickstart.py"})')
     # Types first, so that options of a newly chosen type are checked against it.
     for key, value in sorted((cfg_options or {}).items(), key=lambda kv: kv[0] != 'type'
                              and not kv[0].endswith('.type')):

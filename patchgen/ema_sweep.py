@@ -11,7 +11,7 @@ from pathlib import Path
 
 from patchgen.checkpoint_file import save_checkpoint_file
 from patchgen.ema_reconstruction import sigma_rel_to_gamma
-from patchgen.engine.posthoc_ema import reconstruct_checkpoint
+from patchgen.engine.posthoc_ema import reconstruct_checkpoint, require_snapshots
 from patchgen.errors import PatchgenError
 from patchgen.evaluation.compute import (
     METRIC_CLASSES,
@@ -93,6 +93,7 @@ def sweep_posthoc_ema(work_dir: str | Path, sigma_rels: Sequence[float], metric:
     """
     sigma_rels = sorted(set(sigma_rels))
     check_sweep(sigma_rels, metric, reference)
+    require_snapshots(Path(work_dir))  # before the long work on the reference
     device = device or str(default_device())
     rows = []
     with tempfile.TemporaryDirectory(prefix='ema_sweep_') as scratch:

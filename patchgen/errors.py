@@ -6,3 +6,8 @@ class PatchgenError(ValueError):
 
     The CLI prints it without a traceback and exits with status 2.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none (EOFError)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

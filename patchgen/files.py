@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from patchgen.errors import PatchgenError
+
 
 def fsync_path(path: Path) -> None:
     """Flush a file's (or, on POSIX, a directory's) data to the disk."""
@@ -36,20 +38,61 @@ def commit_file(temporary: Path, path: Path) -> None:
     fsync_path(path.parent)
 
 
+def unwritable(path: Path, reason: str) -> PatchgenError:
+    """The error for an output that cannot be written, naming the file, the reason and the fix."""
+    return PatchgenError(f'cannot write {path}: {reason}; give another output path')
+
+
+def check_writable(path: str | Path) -> Path:
+    """Refuse, before any work is done, an output whose folder cannot be made or written to:
+    its nearest existing ancestor must be a writable folder."""
+    path = Path(path)
+    ancestor = next(folder for folder in path.parents if folder.exists())
+    if not ancestor.is_dir():
+        raise unwritable(path, f'{ancestor} is a file, not a folder')
+    if not os.access(ancestor, os.W_OK):
+        raise unwritable(path, f'{ancestor} is not writable')
+    return path
+
+
+@contextmanager
+def write_errors_named(path: Path) -> Iterator[None]:
+    """Turn an OSError of the block (no such folder, not a folder, no permission, disk full)
+    into a PatchgenError naming ``path``."""
+    try:
+        yield
+    except OSError as error:
+        raise unwritable(path, error.strerror or str(error)) from None
+
+
+def make_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` and its parents where missing."""
+    path = Path(path)
+    if path.is_file():
+        raise unwritable(path, 'it is a file, not a folder')
+    with write_errors_named(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
     """Open a binary file whose contents replace ``path`` whole when the block ends without error.
 
-    The parent folder is created when missing. If the block raises, the
-    temporary file is deleted and ``path`` keeps its previous contents.
+    The parent folder is created when missing; a path that cannot be written
+    raises PatchgenError. If the block raises, the temporary file is deleted
+    and ``path`` keeps its previous contents.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     temporary = temporary_name(path)
     try:
-        with open(temporary, 'wb') as file:
+        with write_errors_named(path):
+            file = open(temporary, 'wb')
+        with file:
             yield file
-        commit_file(temporary, path)
+        with write_errors_named(path):
+            commit_file(temporary, path)  # fails e.g. where path is a folder
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ from mmengine.utils import import_modules_from_strings
 from patchgen.checkpoint_file import load_checkpoint_file
 from patchgen.config import config_from_text
 from patchgen.errors import PatchgenError
+from patchgen.files import make_folder
 from patchgen.images import save_pngs
 from patchgen.registry import MODELS, SAMPLERS, build_in_scope
 from patchgen.samplers import Sampler, Tiling
@@ -109,8 +110,7 @@ def sample_to_folder(model: torch.nn.Module, seeds: Sequence[int], out_dir: str 
     if batch_size < 1:
         raise PatchgenError(f'batch_size must be at least 1, got {batch_size}')
     check_class_label(model, class_label)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     paths = []
     for start in range(0, len(seeds), batch_size):
         batch = list(seeds[start:start + batch_size])

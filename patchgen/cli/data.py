@@ -5,10 +5,10 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from typer.core import TyperGroup
 
-from patchgen.cli.errors import check_at_least_one
+from patchgen.cli.errors import device_name, writable
+from patchgen.progress import progress
 
 
 class DataGroup(TyperGroup):
@@ -28,9 +28,10 @@ data_app = typer.Typer(cls=DataGroup, no_args_is_help=True,
 Source = Annotated[str, typer.Argument(help='A folder or .zip of images, an IDX file '
                                             '(*-ubyte.gz), or mnist5k, fashion-mnist, '
                                             'fashion-mnist-test.')]
-OutZip = Annotated[Path, typer.Option('--out', help='The zip to write.')]
-Channels = Annotated[int | None, typer.Option(help='Convert images to 1 (greyscale) or 3 (RGB) '
-                                                   'channels.')]
+OutZip = Annotated[Path, typer.Option('--out', dir_okay=False, callback=writable,
+                                      help='The zip to write.')]
+Channels = Annotated[int | None, typer.Option(min=1, max=3, help='Convert images to 1 (greyscale) '
+                                                                 'or 3 (RGB) channels.')]
 
 
 @data_app.command('zip')
@@ -38,10 +39,10 @@ def to_zip(source: Source, out: OutZip, channels: Channels = None) -> None:
     """Write a dataset as a zip in EDM's dataset_tool layout (PNG files + dataset.json)."""
     from patchgen.datasets import export_zip, open_source
     dataset = open_source(source, channels)
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f'writing {out}', total=len(dataset))
+    with progress() as shown:
+        task = shown.add_task(f'writing {out}', total=len(dataset))
         count = export_zip(dataset, str(out),
-                           lambda done, total: progress.update(task, completed=done))
+                           lambda done, total: shown.update(task, completed=done))
     Console(soft_wrap=True, highlight=False).print(f'wrote {count} images to {out}')
 
 
@@ -51,11 +52,13 @@ EncodeSource = Annotated[str, typer.Argument(
 AutoencoderSpec = Annotated[str, typer.Option(
     '--autoencoder', help='A checkpoint of `patchgen autoencoder train` (.pth), or a config '
                           'whose model.autoencoder names the autoencoder.')]
-OutLatents = Annotated[Path, typer.Option('--out', help='The latent folder to write (or finish).')]
+OutLatents = Annotated[Path, typer.Option('--out', file_okay=False, callback=writable,
+                                          help='The latent folder to write (or finish).')]
 XFlip = Annotated[bool, typer.Option('--xflip', help='Also encode every mirrored image, for '
                                                      "LatentDataset's xflip=True.")]
-Batch = Annotated[int, typer.Option(help='Images per encoding batch.')]
-Device = Annotated[str | None, typer.Option(help='cpu, cuda, ... (default: cuda if present)')]
+Batch = Annotated[int, typer.Option(min=1, max=10**6, help='Images per encoding batch.')]
+Device = Annotated[str | None, typer.Option(callback=device_name,
+                                            help='cpu, cuda, ... (default: cuda if present)')]
 
 
 @data_app.command('encode')
@@ -66,16 +69,15 @@ def encode(source: EncodeSource, autoencoder: AutoencoderSpec, out: OutLatents,
     An interrupted run goes on where it stopped when run again; a folder made by another
     autoencoder is refused.
     """
-    check_at_least_one(batch=batch)
     from patchgen.evaluation.sources import open_images
     from patchgen.inference import default_device
     from patchgen.latent_writer import autoencoder_config, write_latents
     cfg = autoencoder_config(autoencoder)
     dataset = open_images(source)
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f'encoding into {out}', total=len(dataset))
+    with progress() as shown:
+        task = shown.add_task(f'encoding into {out}', total=len(dataset))
         meta = write_latents(dataset, cfg, out, source, xflip, batch, device or default_device(),
-                             lambda done, total: progress.update(task, completed=done))
+                             lambda done, total: shown.update(task, completed=done))
     shape = 'x'.join(map(str, meta['latent_shape']))
     flips = ' and their mirror images' if xflip else ''
     Console(soft_wrap=True, highlight=False).print(

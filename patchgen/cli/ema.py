@@ -7,20 +7,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patchgen.cli.errors import check_at_least_one
+from patchgen.cli.errors import writable
 from patchgen.cli.evaluate import Device, Download, Features, Weights, progress_bars
 from patchgen.cli.sample import Seed, Steps
 from patchgen.cli.train import TrustCheckpoint
 from patchgen.errors import PatchgenError
+from patchgen.progress import progress
 
 ema_app = typer.Typer(help='Post-hoc EMA: averages of any length from the snapshots of '
                            'PostHocEMAHook.', no_args_is_help=True)
 
 WorkDir = Annotated[Path, typer.Argument(help='Work dir of a run trained with PostHocEMAHook.')]
 SigmaRel = Annotated[float, typer.Option(
+    min=0, max=0.2887,
     help='EMA length as the profile\'s standard deviation relative to the training time '
          '(EDM2: 0.05 to 0.15 is typical; at most 0.2887, the uniform average).')]
-Out = Annotated[Path, typer.Option(help='The checkpoint to write (for `patchgen sample`).')]
+Out = Annotated[Path, typer.Option(dir_okay=False, callback=writable,
+                                   help='The checkpoint to write (for `patchgen sample`).')]
 
 
 @ema_app.command()
@@ -29,7 +32,11 @@ def reconstruct(work_dir: WorkDir, sigma_rel: SigmaRel, out: Out,
     """Write a checkpoint whose weights are the EMA with SIGMA_REL at the last snapshot."""
     from patchgen.checkpoint_file import save_checkpoint_file
     from patchgen.engine.posthoc_ema import reconstruct_checkpoint
-    checkpoint = reconstruct_checkpoint(work_dir, sigma_rel, trust_checkpoint)
+    with progress() as shown:
+        task = shown.add_task('averaging snapshots', total=None)
+        checkpoint = reconstruct_checkpoint(
+            work_dir, sigma_rel, trust_checkpoint,
+            lambda done, total: shown.update(task, completed=done, total=total))
     save_checkpoint_file(checkpoint, out)
     record = checkpoint['meta']['posthoc_ema']
     typer.echo(f'EMA sigma_rel {sigma_rel} at step {record["step"]} from {record["snapshots"]} '
@@ -43,11 +50,13 @@ Metric = Annotated[str, typer.Option(
 SweepReference = Annotated[str | None, typer.Option(
     help='Real images or a statistics .npz from `patchgen ref` with the same --features '
          '(fid and kid need one).')]
-NumSamples = Annotated[int, typer.Option(help='Images sampled per sigma_rel (the same seeds for '
-                                              'each).')]
-SweepBatch = Annotated[int, typer.Option(help='Images per sampler call and feature batch.')]
+NumSamples = Annotated[int, typer.Option(min=1, max=10**9, help='Images sampled per sigma_rel '
+                                                               '(the same seeds for each).')]
+SweepBatch = Annotated[int, typer.Option(min=1, max=10**6,
+                                         help='Images per sampler call and feature batch.')]
 SweepOut = Annotated[Path | None, typer.Option(
-    '--out', help='Folder for sweep.json and sweep.png (default: WORK_DIR/ema_sweep).')]
+    '--out', file_okay=False, callback=writable,
+    help='Folder for sweep.json and sweep.png (default: WORK_DIR/ema_sweep).')]
 
 
 def parse_sigma_rels(text: str) -> list[float]:
@@ -70,14 +79,13 @@ def sweep(work_dir: WorkDir, metric: Metric = 'fid', reference: SweepReference =
     Each length is reconstructed as `patchgen ema reconstruct` does, samples --num-samples
     images as `patchgen sample` (the same seeds for each) and is scored as `patchgen eval`.
     """
-    check_at_least_one(num_samples=num_samples, steps=steps, batch=batch)
     lengths = parse_sigma_rels(sigma_rels)
     from patchgen.ema_sweep import plot_sweep, sweep_posthoc_ema
     from patchgen.files import write_text_atomic
-    with progress_bars(0) as progress:
+    with progress_bars(0) as shown:
         result = sweep_posthoc_ema(work_dir, lengths, metric, reference,
                                    num_samples, steps, batch, seed, features, weights,
-                                   download, device, trust_checkpoint, progress)
+                                   download, device, trust_checkpoint, shown)
     out = out or work_dir / 'ema_sweep'
     best = result.best
     record = dict(work_dir=str(work_dir), metric=result.metric,

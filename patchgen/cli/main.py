@@ -50,11 +50,13 @@ def main() -> None:
     if debug:
         sys.argv.remove('--debug')
     try:
-        app()
+        status = app(standalone_mode=False)  # usage errors come here too, to be one line
     except Exception as error:  # noqa: BLE001 (bugs are re-raised below)
         message = user_error_message(error)
         if message is None or debug:
             raise
-        Console(stderr=True).print(f'[bold red]error:[/] {escape(message)}', highlight=False,
-                                   soft_wrap=True)
+        if message:  # empty: typer has shown the help of a command given no arguments
+            Console(stderr=True).print(f'[bold red]error:[/] {escape(message)}',
+                                       highlight=False, soft_wrap=True)
         sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)  # typer.Exit's code, e.g. 0 after --help

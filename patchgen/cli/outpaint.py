@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from patchgen.cli.errors import check_at_least_one
+from patchgen.cli.errors import writable
 from patchgen.cli.sample import (
     ClassLabel,
     Device,
@@ -21,9 +21,10 @@ from patchgen.cli.sample import (
 
 Image = Annotated[Path, typer.Argument(help='The image to extend (PNG, JPEG, BMP, WebP); '
                                             "converted to the model's channels.")]
-Pad = Annotated[int, typer.Option(help='Pixels to add on each side.')]
+Pad = Annotated[int, typer.Option(min=1, max=2**14, help='Pixels to add on each side.')]
 Checkpoint = Annotated[Path, typer.Option(help='Checkpoint written by training.')]
-OutFile = Annotated[Path, typer.Option('--out', help='The PNG file to write.')]
+OutFile = Annotated[Path, typer.Option('--out', dir_okay=False, callback=writable,
+                                       help='The PNG file to write.')]
 
 
 def outpaint(image: Image, pad: Pad, checkpoint: Checkpoint, out: OutFile, steps: Steps = None,
@@ -37,7 +38,6 @@ def outpaint(image: Image, pad: Pad, checkpoint: Checkpoint, out: OutFile, steps
     to the step's noise level); the canvas is sampled as tiles of the training
     resolution (--tile), each with the coordinates of its place in the training image.
     """
-    check_at_least_one(steps=steps)
     from patchgen.images import save_pngs
     from patchgen.inference import build_sampler, default_device, load_model
     from patchgen.outpainting import outpaint as outpaint_image
@@ -48,7 +48,6 @@ def outpaint(image: Image, pad: Pad, checkpoint: Checkpoint, out: OutFile, steps
     known = read_image(image, model.image_channels)  # (C, H, W)
     solver = None if sampler is None else build_sampler(sampler, steps or model.sampler.num_steps)
     canvas = outpaint_image(model, known, pad, seed, steps, solver, tiling, class_label, guidance)
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_pngs(canvas[None], [out])
     Console(soft_wrap=True, highlight=False).print(
         f'wrote {out} ({canvas.shape[2]}x{canvas.shape[1]}: {image} and {pad} pixels around it)')

@@ -6,34 +6,40 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 
-from patchgen.cli.errors import check_at_least_one
+from patchgen.cli.errors import device_name, writable
 from patchgen.errors import PatchgenError
+from patchgen.progress import progress
 
 if TYPE_CHECKING:
     import torch
 
 Checkpoint = Annotated[Path, typer.Argument(help='Checkpoint written by training.')]
-Num = Annotated[int, typer.Option('--num', '-n', help='Number of images (-n under torchrun, '
-                                                      'whose parser mistakes --num for its own '
-                                                      '--numa-binding).')]
-OutDir = Annotated[Path, typer.Option('--out', help='Folder for the PNG files.')]
-Steps = Annotated[int | None, typer.Option(help="Sampler steps (default: the config's).")]
-Batch = Annotated[int, typer.Option(help='Images per batch.')]
-Seed = Annotated[int, typer.Option(help='Seed of the first image; image k uses seed + k.')]
-Grid = Annotated[Path | None, typer.Option(help='Also write all images as one grid PNG here.')]
+Num = Annotated[int, typer.Option('--num', '-n', min=1, max=10**9,
+                                   help='Number of images (-n under torchrun, whose parser '
+                                        'mistakes --num for its own --numa-binding).')]
+OutDir = Annotated[Path, typer.Option('--out', file_okay=False, callback=writable,
+                                      help='Folder for the PNG files.')]
+Steps = Annotated[int | None, typer.Option(min=1, max=10**5,
+                                           help="Sampler steps (default: the config's).")]
+Batch = Annotated[int, typer.Option(min=1, max=10**6, help='Images per batch.')]
+Seed = Annotated[int, typer.Option(min=0, max=2**63 - 1,
+                                   help='Seed of the first image; image k uses seed + k.')]
+Grid = Annotated[Path | None, typer.Option(dir_okay=False, callback=writable,
+                                           help='Also write all images as one grid PNG here.')]
 Resolution = Annotated[int | None, typer.Option(
-    help='Side of the canvas in pixels (default: the training resolution); larger canvases '
-         'extrapolate the coordinates.')]
-XStart = Annotated[int, typer.Option(help='Column of the canvas\'s left edge in training pixels.')]
-YStart = Annotated[int, typer.Option(help='Row of the canvas\'s top edge in training pixels.')]
+    min=1, max=2**14, help='Side of the canvas in pixels (default: the training resolution); '
+                           'larger canvases extrapolate the coordinates.')]
+XStart = Annotated[int, typer.Option(min=-2**14, max=2**14, help='Column of the canvas\'s left '
+                                                                 'edge in training pixels.')]
+YStart = Annotated[int, typer.Option(min=-2**14, max=2**14, help='Row of the canvas\'s top edge '
+                                                                 'in training pixels.')]
 ClassLabel = Annotated[int | None, typer.Option(
-    help='Class of every image (class-conditional models; default: seed % classes, and the '
-         'grid shows one row per class).')]
+    min=0, max=10**6, help='Class of every image (class-conditional models; default: seed % '
+                           'classes, and the grid shows one row per class).')]
 Guidance = Annotated[float, typer.Option(
-    help='Classifier-free guidance weight w: 1 is plain conditional sampling, larger '
-         'follows the class more closely.')]
+    min=0, max=100, help='Classifier-free guidance weight w: 1 is plain conditional sampling, '
+                         'larger follows the class more closely.')]
 TrustCheckpoint = Annotated[bool, typer.Option(
     '--trust-checkpoint', help='Unpickle everything in the checkpoint (legacy files): a crafted '
                                'file can then run any code. Only for files you trust.')]
@@ -41,13 +47,15 @@ SamplerName = Annotated[str | None, typer.Option(
     '--sampler', help="Solver: EulerSampler, HeunSampler, DPMSolverPP2MSampler or any other "
                       "registered sampler (default: the config's).")]
 Tile = Annotated[int | None, typer.Option(
+    min=1, max=2**14,
     help='Sample the canvas as overlapping tiles of this side (at most the training '
          'resolution), each with its own coordinates: memory of one tile batch at any size.')]
 TileOverlap = Annotated[int | None, typer.Option(
-    help='Pixels that neighbouring tiles share at least (default: tile // 4).')]
-TileBatch = Annotated[int, typer.Option(help='Tiles per network call (with --tile).')]
-Device = Annotated[str | None, typer.Option(help='cpu, cuda, cuda:1, ... (default: cuda if '
-                                                 'present)')]
+    min=0, max=2**14, help='Pixels that neighbouring tiles share at least (default: tile // 4).')]
+TileBatch = Annotated[int, typer.Option(min=1, max=10**6,
+                                         help='Tiles per network call (with --tile).')]
+Device = Annotated[str | None, typer.Option(
+    callback=device_name, help='cpu, cuda, cuda:1, ... (default: cuda if present)')]
 
 
 def grid_images(out: Path, seeds: range, num_classes: int,
@@ -73,7 +81,6 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     Under torchrun (``torchrun --nproc_per_node=N -m patchgen sample CKPT -n NUM ...``) each
     rank samples every N-th seed; the files are those of a single process.
     """
-    check_at_least_one(num=num, steps=steps, batch=batch)
     if tile is not None and (x_start or y_start):
         raise PatchgenError('--tile places the tiles of the canvas itself: leave out --x-start '
                             'and --y-start')
@@ -87,11 +94,11 @@ def sample(checkpoint: Checkpoint, num: Num, out: OutDir, steps: Steps = None, b
     solver = None if sampler is None else build_sampler(sampler, steps or model.sampler.num_steps)
     seeds = shard(range(seed, seed + num), rank, world_size)
 
-    with Progress(transient=True, disable=rank > 0) as progress:
-        task = progress.add_task('sampling', total=len(seeds))
+    with progress(disable=rank > 0) as shown:
+        task = shown.add_task('sampling', total=len(seeds))
         size = None if resolution is None else (resolution, resolution)
         sample_to_folder(model, seeds, out, batch, steps,
-                         lambda images: progress.advance(task, len(images)),
+                         lambda images: shown.advance(task, len(images)),
                          size=size, offset=(y_start, x_start), class_label=class_label,
                          guidance=guidance, sampler=solver, tiling=tiling)
     barrier()

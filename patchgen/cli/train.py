@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from patchgen.cli.errors import writable
 from patchgen.errors import PatchgenError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ def run_training(config: Path | str, work_dir: Path | None = None, resume: bool 
     """Train from a config file; returns the runner after training."""
     from patchgen.config import load_config, parse_cfg_options
     from patchgen.engine import build_runner  # imported here: torch and mmengine's Runner are slow
+    from patchgen.files import make_folder
     if launcher not in LAUNCHERS:
         raise PatchgenError(f'launcher {launcher!r} is unknown: use one of {", ".join(LAUNCHERS)}')
     cfg = load_config(config, parse_cfg_options(cfg_options))
@@ -28,6 +30,7 @@ def run_training(config: Path | str, work_dir: Path | None = None, resume: bool 
         cfg.work_dir = str(work_dir)
     elif cfg.get('work_dir') is None:
         cfg.work_dir = str(Path('work_dirs') / Path(config).stem)
+    make_folder(cfg.work_dir)  # a path that cannot be a folder fails here, in one line
     cfg.resume = resume
     cfg.launcher = launcher
     if trust_checkpoint:
@@ -53,6 +56,7 @@ def report(runner: Runner) -> Path | None:
 ConfigPath = Annotated[Path, typer.Argument(
     help='Python config file, or a bundled config\'s name (quickstart, fmnist32_patch, ...).')]
 WorkDir = Annotated[Path | None, typer.Option(
+    file_okay=False, callback=writable,
     help='Where logs and checkpoints go (default: work_dirs/CONFIG_NAME).')]
 Resume = Annotated[bool, typer.Option(
     '--resume', help='Resume from the latest checkpoint in the work dir.')]
@@ -83,7 +87,8 @@ def train(ctx: typer.Context, config: ConfigPath, work_dir: WorkDir = None, resu
 
 
 def quickstart(ctx: typer.Context,
-               work_dir: Annotated[Path, typer.Option(help='Where the run goes.')] = Path(
+               work_dir: Annotated[Path, typer.Option(
+                   file_okay=False, callback=writable, help='Where the run goes.')] = Path(
                    'work_dirs/quickstart'),
                cfg_options: CfgOptions = None) -> None:
     """Train a small model on MNIST-5k for a few minutes on a CPU and show the results."""

@@ -4,7 +4,7 @@ The math lives in :mod:`patchgen.ema_reconstruction`; this module holds the
 training hook, the snapshot files and the reconstruction of a checkpoint from them.
 """
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -38,6 +38,15 @@ def find_snapshots(work_dir: str | Path) -> list[tuple[int, float, Path]]:
              for path in (Path(work_dir) / SNAPSHOT_DIR).glob('phema-*.pth'))
     return sorted((int(match.group(1)), float(match.group(2)), path)
                   for match, path in found if match)
+
+
+def require_snapshots(work_dir: Path) -> list[tuple[int, float, Path]]:
+    """The snapshots of :func:`find_snapshots`; a PatchgenError when there is none."""
+    snapshots = find_snapshots(work_dir)
+    if not snapshots:
+        raise PatchgenError(f'no post-hoc EMA snapshots in {work_dir / SNAPSHOT_DIR}: train with '
+                            f"dict(type='PostHocEMAHook', snapshot_interval=K) in custom_hooks")
+    return snapshots
 
 
 def named_parameters(model: nn.Module) -> dict[str, Tensor]:
@@ -160,32 +169,33 @@ def load_template(work_dir: Path, trusted: bool) -> dict:
                         f'one copies its structure and config{": " + errors[0] if errors else ""}')
 
 
-def reconstruct_checkpoint(work_dir: str | Path, sigma_rel: float, trusted: bool = False) -> dict:
+def reconstruct_checkpoint(work_dir: str | Path, sigma_rel: float, trusted: bool = False,
+                           progress: Callable[[int, int], None] | None = None) -> dict:
     """A checkpoint whose ``state_dict`` is the EMA with ``sigma_rel`` at the last snapshot.
 
     Solves EDM2's least-squares fit of the target profile by the snapshots'
     profiles and sums the snapshots' parameters with those coefficients (in
     float64); buffers come from the last snapshot, everything else from the newest
     training checkpoint in ``work_dir``; ``meta['posthoc_ema']`` records the fit.
+    ``progress(done, total)`` is called after each snapshot is read.
     """
     work_dir = Path(work_dir)
     gamma = sigma_rel_to_gamma(sigma_rel)
-    snapshots = find_snapshots(work_dir)
-    if not snapshots:
-        raise PatchgenError(f'no post-hoc EMA snapshots in {work_dir / SNAPSHOT_DIR}: train with '
-                            f"dict(type='PostHocEMAHook', snapshot_interval=K) in custom_hooks")
+    snapshots = require_snapshots(work_dir)
     template = load_template(work_dir, trusted)
     steps, sigma_rels, paths = zip(*snapshots, strict=True)
     coefficients, fit_error = solve_coefficients(
         steps, [sigma_rel_to_gamma(s) for s in sigma_rels], max(steps), gamma)
     total: dict[str, Tensor] = {}  # key -> float64 sum
-    for coefficient, path in zip(coefficients, paths, strict=True):
+    for done, (coefficient, path) in enumerate(zip(coefficients, paths, strict=True), 1):
         snapshot = load_checkpoint_file(path, trusted=trusted)
         if total and snapshot['state_dict'].keys() != total.keys():
             raise PatchgenError(f'snapshot {path} holds other parameters than the snapshots '
                                 f'before it: remove the snapshots of other runs')
         for key, value in snapshot['state_dict'].items():
             total[key] = total.get(key, 0.0) + float(coefficient) * value.double()
+        if progress is not None:
+            progress(done, len(paths))
     last = snapshot  # of the last step: its buffers, and the parameters' dtypes
     state_dict = {**last['buffers'], **{key: value.to(last['state_dict'][key].dtype)
                                         for key, value in total.items()}}

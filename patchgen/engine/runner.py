@@ -21,6 +21,7 @@ from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
 from .loops import move_patch_sampler_to_loop
+from .progress_hook import TrainProgressHook
 from .wrappers import unwrap_model
 
 
@@ -37,8 +38,8 @@ class PatchgenRunner(Runner):
     """
 
     def train(self) -> torch.nn.Module:
-        """mmengine's; hooks with a ``restore`` method (the pre-emption hook's signal handlers)
-        are restored even when training fails, which skips ``after_train``."""
+        """mmengine's; hooks with a ``restore`` method (the pre-emption hook's signal handlers,
+        the progress bar) are restored even when training fails, which skips ``after_train``."""
         try:
             return super().train()
         finally:
@@ -78,6 +79,7 @@ class PatchgenRunner(Runner):
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(PlainCheckpointHook())
+        self.register_hook(TrainProgressHook())
 
     def build_optim_wrapper(self, optim_wrapper):
         """mmengine's; an optimizer of a sharded (FSDP) model loads whole moments as shards."""

@@ -1,10 +1,11 @@
 """Reference statistics files: ``mu`` and ``sigma`` as pytorch-fid and EDM store them."""
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from patchgen.errors import PatchgenError
+from patchgen.errors import PatchgenError, first_line
 from patchgen.files import atomic_write
 
 
@@ -57,11 +58,12 @@ class ReferenceStats:
                            fingerprint=str(data['fingerprint']) if 'fingerprint' in data else '',
                            num_images=int(data['num_images']) if 'num_images' in data else 0,
                            features=data['features'] if 'features' in data else None)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # empty, cut, not npz
             if isinstance(error, PatchgenError):
                 raise
             raise PatchgenError(f'{path} is not a readable .npz statistics file '
-                                f'({error})') from None
+                                f'({first_line(error)}): make it again with `patchgen ref '
+                                f'DATASET --out {path}`') from None
 
     def check_extractor(self, name: str, fingerprint: str, where: str) -> None:
         """Refuse statistics made with another feature extractor or other weights."""
