@@ -2,7 +2,6 @@
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -15,7 +14,7 @@ class DataGroup(TyperGroup):
     """``patchgen data SOURCE --out DATA.zip`` goes on meaning ``patchgen data zip ...``:
     arguments that name no subcommand go to ``zip``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ['zip', *args]
         return super().parse_args(ctx, args)
