@@ -246,3 +246,28 @@ def check_counts(cfg: Config) -> None:
             node = node.get(part) if isinstance(node, dict | Config) else None
         if node is not None and (type(node) is not int or node < least):
             raise PatchgenError(f'{key} must be a whole number >= {least}, got {node!r}')
+
+
+def move_patch_sampler_to_loop(cfg: Config) -> None:
+    """Accept the old ``model.patch_sampler`` key: move it to ``train_cfg`` (where it replaces
+    what the bases set there, since a user wrote it), with a warning."""
+    model, train_cfg = cfg.get('model') or {}, cfg.get('train_cfg')
+    if 'patch_sampler' not in model:
+        return
+    patch_sampler = model.pop('patch_sampler')
+    if train_cfg is not None:
+        train_cfg['patch_sampler'] = patch_sampler
+    print_log('model.patch_sampler is deprecated: set train_cfg.patch_sampler (the training '
+              'loop owns the patch plan)', logger='current', level=logging.WARNING)
+
+
+def training_config(cfg: Config) -> Config:
+    """``cfg`` as training runs it (changed in place and returned): its counts checked and the
+    old ``model.patch_sampler`` key moved to ``train_cfg``, where the training loop reads it.
+
+    Raises:
+        PatchgenError: a count is below its least value (see :func:`check_counts`).
+    """
+    check_counts(cfg)
+    move_patch_sampler_to_loop(cfg)
+    return cfg

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from patchgen import config
 from patchgen.config import CONFIG_DIR, load_config
-from patchgen.engine import loops
 from patchgen.registry import MODELS
 
 CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')  # diffusion configs
@@ -51,10 +51,10 @@ def test_class_config_switches_unet_and_dit_with_one_line(tmp_path: Path) -> Non
 
 def test_the_old_model_patch_sampler_key_moves_to_the_loop_with_a_warning(monkeypatch) -> None:
     logged = []
-    monkeypatch.setattr(loops, 'print_log', lambda message, **kwargs: logged.append(message))
+    monkeypatch.setattr(config, 'print_log', lambda message, **kwargs: logged.append(message))
     cfg = load_config('quickstart')  # the bases set train_cfg.patch_sampler; the user, the old key
     cfg.model.patch_sampler = dict(type='FixedSize', size=16)
-    loops.move_patch_sampler_to_loop(cfg)
+    config.move_patch_sampler_to_loop(cfg)
     assert 'patch_sampler' not in cfg.model
     assert cfg.train_cfg.patch_sampler == dict(type='FixedSize', size=16)
     (message,) = logged

@@ -19,7 +19,7 @@ from conftest import QUICKSTART, TINY_OVERRIDES, assert_one_line_error, needs_ml
 from patchgen.checkpoint_file import load_checkpoint_file, save_checkpoint_file, to_plain
 from patchgen.cli.doctor import cpu_info
 from patchgen.cli.info import checkpoint_info
-from patchgen.config import config_from_text, load_config
+from patchgen.config import CONFIG_DIR, config_from_text, load_config
 from patchgen.engine import build_runner
 
 
@@ -49,6 +49,18 @@ def test_config_print_shows_the_merged_config_with_overrides() -> None:
     assert config['default_hooks']['checkpoint']['type'] == 'SafeCheckpointHook'  # from _base_
     text = result.stdout.strip().rsplit('\n', 1)[0]  # the Python text: the same config
     assert json.loads(json.dumps(config_from_text(text))) == config
+
+
+def test_config_print_shows_the_patch_sampler_where_training_reads_it(tmp_path: Path) -> None:
+    old = tmp_path / 'old_key.py'  # a shipped config, with the patch sampler under the old key
+    old.write_text(f"_base_ = ['{CONFIG_DIR / 'fmnist32_patch.py'}']\n"
+                   "model = dict(patch_sampler=dict(type='FixedSize', size=16))\n")
+    result = patchgen('config', 'print', str(old))
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = config_from_text(result.stdout)  # stdout is the config alone, the warning on stderr
+    assert 'patch_sampler' not in config['model']
+    assert config['train_cfg']['patch_sampler'] == dict(type='FixedSize', size=16)
+    assert 'model.patch_sampler is deprecated' in result.stderr
 
 
 @needs_mlxtend

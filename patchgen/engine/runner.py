@@ -13,14 +13,13 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from patchgen import __version__
 from patchgen.checkpoint_file import load_checkpoint_file
-from patchgen.config import check_counts
+from patchgen.config import training_config
 from patchgen.errors import PatchgenError
 from patchgen.files import commit_file, temporary_name
 from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
 from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
-from .loops import move_patch_sampler_to_loop
 from .progress_hook import TrainProgressHook
 from .wrappers import unwrap_model
 
@@ -149,7 +148,7 @@ class PatchgenRunner(Runner):
 
 
 def build_runner(cfg) -> Runner:
-    """Build the runner a config asks for (``runner_type``) under its default scope."""
-    check_counts(cfg)
-    move_patch_sampler_to_loop(cfg)
+    """Build the runner a config asks for (``runner_type``) under its default scope, from the
+    config as training runs it (:func:`patchgen.config.training_config`)."""
+    training_config(cfg)
     return build_in_scope(RUNNERS, cfg, cfg.get('default_scope'))
