@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.main import get_command
 
 from conftest import ROOT, assert_one_line_error, patchgen
 from patchgen.autoencoders import KLNetwork, LazyAutoencoder, build_autoencoder
 from patchgen.autoencoders.training import train_autoencoder
 from patchgen.checkpoint_file import save_checkpoint_file
+from patchgen.cli.main import app
 from patchgen.config import CONFIG_DIR, load_config
 from patchgen.datasets import ArrayDataset, LatentDataset
 from patchgen.datasets.latents import LATENTS, META
@@ -275,6 +277,13 @@ def test_latent_models_sample_decoded_images_of_any_latent_shape(
     assert guided.shape == plain.shape and not torch.equal(guided, plain)
     tiled = model.generate([0], labels[:1], size=(12, 20), tiling=Tiling(8, 4, 4))
     assert tiled.shape == (1, 3, 12 * f, 20 * f)
+
+
+def test_sample_help_counts_a_latent_models_canvas_in_latent_cells() -> None:
+    helps = {param.name: param.help for param in get_command(app).commands['sample'].params}
+    for name in ('resolution', 'x_start', 'y_start', 'tile', 'tile_overlap'):
+        assert 'training pixels (latent cells for a latent model)' in helps[name].lower(), name
+    assert "images come out the autoencoder's factor larger" in helps['resolution']
 
 
 def test_a_diffusers_latent_model_samples_through_its_decoder(diffusers_folders: dict) -> None:

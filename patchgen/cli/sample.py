@@ -27,13 +27,16 @@ Seed = Annotated[int, typer.Option(min=0, max=2**63 - 1,
                                    help='Seed of the first image; image k uses seed + k.')]
 Grid = Annotated[Path | None, typer.Option(dir_okay=False, callback=writable,
                                            help='Also write all images as one grid PNG here.')]
+# The canvas options count what the model denoises: pixels, or a latent model's latents.
+UNITS = 'training pixels (latent cells for a latent model)'
 Resolution = Annotated[int | None, typer.Option(
-    min=1, max=2**14, help='Side of the canvas in pixels (default: the training resolution); '
-                           'larger canvases extrapolate the coordinates.')]
-XStart = Annotated[int, typer.Option(min=-2**14, max=2**14, help='Column of the canvas\'s left '
-                                                                 'edge in training pixels.')]
-YStart = Annotated[int, typer.Option(min=-2**14, max=2**14, help='Row of the canvas\'s top edge '
-                                                                 'in training pixels.')]
+    min=1, max=2**14, help=f"Side of the canvas in {UNITS}, whose images come out the "
+                           "autoencoder's factor larger (x8 for SD's VAE). Default: the training "
+                           'resolution; larger canvases extrapolate the coordinates.')]
+XStart = Annotated[int, typer.Option(min=-2**14, max=2**14,
+                                     help=f"Column of the canvas's left edge in {UNITS}.")]
+YStart = Annotated[int, typer.Option(min=-2**14, max=2**14,
+                                     help=f"Row of the canvas's top edge in {UNITS}.")]
 ClassLabel = Annotated[int | None, typer.Option(
     min=0, max=10**6, help='Class of every image (class-conditional models; default: seed % '
                            'classes, and the grid shows one row per class).')]
@@ -48,10 +51,12 @@ SamplerName = Annotated[str | None, typer.Option(
                       "registered sampler (default: the config's).")]
 Tile = Annotated[int | None, typer.Option(
     min=1, max=2**14,
-    help='Sample the canvas as overlapping tiles of this side (at most the training '
-         'resolution), each with its own coordinates: memory of one tile batch at any size.')]
+    help=f'Sample the canvas as overlapping tiles of this side in {UNITS}, at most the '
+         'training resolution, each with its own coordinates: memory of one tile batch at any '
+         'size.')]
 TileOverlap = Annotated[int | None, typer.Option(
-    min=0, max=2**14, help='Pixels that neighbouring tiles share at least (default: tile // 4).')]
+    min=0, max=2**14, help=f'{UNITS.capitalize()} that neighbouring tiles share at least '
+                           '(default: tile // 4).')]
 TileBatch = Annotated[int, typer.Option(min=1, max=10**6,
                                          help='Tiles per network call (with --tile).')]
 Device = Annotated[str | None, typer.Option(
