@@ -109,7 +109,8 @@ def sweep_posthoc_ema(work_dir: str | Path, sigma_rels: Sequence[float], metric:
             samples = scratch / f'samples_{sigma_rel!r}'
             advance = progress(f'sigma_rel {sigma_rel}: sampling', num_samples)
             sample_to_folder(model, range(seed, seed + num_samples), samples, batch_size,
-                             num_steps, on_batch=lambda images: advance(len(images)))
+                             num_steps,
+                             on_batch=lambda images, advance=advance: advance(len(images)))
             results = compute_metrics(str(samples), reference, [metric], None, batch_size,
                                       features, weights, download, device, progress=progress)
             rows.append(dict(sigma_rel=sigma_rel,
