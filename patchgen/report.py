@@ -14,6 +14,7 @@ from patchgen.run_log import RunLog, read_run_log
 from patchgen.run_plots import make_plots, spread
 
 REPORT_GRIDS = 8  # sample grids shown, first and last included
+# The plots of patchgen.run_plots that the report shows, with their captions.
 CAPTIONS = dict(loss='Training loss', optimizer='Gradient norm, learning rate, skipped steps',
                 metrics='Metrics during training')
 STYLE = '''
@@ -91,14 +92,14 @@ def grid_figures(log: RunLog) -> str:
 
 
 def report_html(log: RunLog, plots: dict[str, bytes]) -> str:
-    """The report page of ``log`` with its ``plots`` (see :func:`patchgen.run_plots.make_plots`)."""
+    """The report page of ``log`` with its ``plots`` of :data:`CAPTIONS`, by name (see
+    :func:`patchgen.run_plots.make_plots`)."""
     title = f'Training run {log.folder.resolve().name}'
     sections = [('Summary', table(summary_rows(log)))]
     if metrics := metric_rows(log):
         sections.append(('Final metrics', table(metrics, ('metric', 'value', 'step',
                                                           'images seen'))))
-    sections.append(('Curves', ''.join(figure(png, CAPTIONS[name]) for name, png in plots.items()
-                                       if name != 'grids')))  # the grids get their own section
+    sections.append(('Curves', ''.join(figure(png, CAPTIONS[name]) for name, png in plots.items())))
     if log.grids:
         sections.append(('Sample grids over time', grid_figures(log)))
     environment = [(key.replace('_', ' '), str(value)) for key, value in log.environment.items()]
@@ -123,5 +124,6 @@ def write_report(folder: Path, out: Path | None = None) -> Path:
     """
     log = read_run_log(folder)
     out = folder / 'report.html' if out is None else out
-    write_text_atomic(out, report_html(log, make_plots(log)))
+    plots = make_plots(log, CAPTIONS)  # the curves; the grids get a section, not the strip
+    write_text_atomic(out, report_html(log, plots))
     return out

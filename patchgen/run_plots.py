@@ -2,6 +2,7 @@
 against images seen, and a strip of sample grids over time."""
 import importlib.util
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,18 +152,22 @@ def grids_figure(log: RunLog) -> 'Figure | None':
     return figure
 
 
-def make_plots(log: RunLog) -> dict[str, bytes]:
-    """The PNG files of the plots that ``log`` has data for, by name.
+FIGURES = dict(loss=loss_figure, optimizer=optimizer_figure, metrics=metrics_figure,
+               grids=grids_figure)  # name -> the function that draws it
+
+
+def make_plots(log: RunLog, names: Iterable[str] = tuple(FIGURES)) -> dict[str, bytes]:
+    """The PNG files of the plots ``names`` (of :data:`FIGURES`; all by default) that ``log``
+    has data for, by name.
 
     Raises:
         PatchgenError: matplotlib is not installed.
     """
     if importlib.util.find_spec('matplotlib') is None:
         raise PatchgenError("plots need matplotlib: pip install 'patchgen[plots]'")
-    figures = dict(loss=loss_figure(log), optimizer=optimizer_figure(log),
-                   metrics=metrics_figure(log), grids=grids_figure(log))
     plots = {}
-    for name, figure in figures.items():
+    for name in names:
+        figure = FIGURES[name](log)
         if figure is not None:
             buffer = io.BytesIO()
             figure.savefig(buffer, format='png', dpi=100)

@@ -191,6 +191,19 @@ def test_a_resumed_run_replaces_the_records_after_its_checkpoint(tmp_path: Path)
     assert log.metric_names() == ['fid'] and log.images_seen(steps) is None
 
 
+def test_the_report_shows_the_grids_one_by_one_and_draws_no_strip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from patchgen import run_plots
+    from patchgen.report import write_report
+    write_log(tmp_path / '20250101_000000', [{'loss': 1.0, 'iter': 4, 'step': 4}])
+    (tmp_path / 'samples').mkdir()
+    for step in (4, 8):
+        Image.new('L', (8, 8), 128).save(tmp_path / 'samples' / f'iter_{step}.png')
+    monkeypatch.setitem(run_plots.FIGURES, 'grids', lambda log: pytest.fail('drew the strip'))
+    page = write_report(tmp_path).read_text()
+    assert page.count('data:image/png;base64,') == 1 + 2  # the loss; the two grids
+
+
 def test_bad_input_ends_in_one_line_errors(tmp_path: Path) -> None:
     assert_one_line_error(patchgen('plot', str(tmp_path / 'missing')), 'is not a folder')
     assert_one_line_error(patchgen('report', str(tmp_path)), 'is not a training work dir')
