@@ -1,12 +1,13 @@
 """Training through the Runner on real data: the loss falls, resume replays the run exactly."""
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from conftest import assert_same_tensors, loss_draws, needs_mlxtend
-from patchgen.engine import build_runner, load_checkpoint_file
+from patchgen.engine import BudgetHook, budget_hook, build_runner, load_checkpoint_file
 from patchgen.registry import DATASETS
 
 pytestmark = needs_mlxtend
@@ -85,3 +86,19 @@ def test_flop_budget_counts_each_steps_patches(tiny_cfg: Config) -> None:
     assert last['flops'] == pytest.approx(spent) and last['steps'] == runner.iter
     assert spent >= budget > spent - 8 * 4 * per_image[32]  # stopped at the first step past it
     assert last['images'] == sum(plan.multiplier * 8 for plan in sizes)
+
+
+@pytest.mark.parametrize('unit, broadcasts', [('seconds', 1), ('steps', 0), ('flops', 0)])
+def test_only_a_budget_in_seconds_broadcasts_each_step(unit: str, broadcasts: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Steps and FLOPs count the same on every rank; only the clock needs rank 0's value.
+    shared = []
+    monkeypatch.setattr(budget_hook, 'broadcast_object_list', shared.append)
+    hook = BudgetHook(budget=1e9, unit=unit)
+    hook.flops_per_image[16] = 1.0  # no model to count
+    runner = SimpleNamespace(train_loop=SimpleNamespace(stop_training=False))
+    hook.before_train(runner)
+    for step in range(3):
+        hook.after_train_iter(runner, step, dict(patch_size=16, inputs=torch.zeros(4, 1, 16, 16)))
+    assert len(shared) == 3 * broadcasts and not runner.train_loop.stop_training
+    assert hook.cost['steps'] == 3 and hook.cost['images'] == 12 and hook.cost['flops'] == 12.0

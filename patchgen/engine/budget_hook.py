@@ -28,9 +28,9 @@ class BudgetHook(Hook):
       once per patch size (:func:`patchgen.flops.train_flops_per_image`), times
       the images of each step; machine-independent, so runs may share a machine.
 
-    Under torchrun every rank uses rank 0's clock and counts its own batch (the
-    same size on every rank), so all ranks snapshot and stop at one step. A
-    resumed run starts its budget anew.
+    Under torchrun every rank counts its own batch (the same size on every rank)
+    and, for a budget in seconds, uses rank 0's clock (one broadcast a step), so
+    all ranks snapshot and stop at one step. A resumed run starts its budget anew.
 
     Args:
         budget: The amount to spend, in ``unit``.
@@ -68,9 +68,10 @@ class BudgetHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
                          outputs: dict | None = None) -> None:
         size, images = int(data_batch['patch_size']), len(data_batch['inputs'])
-        shared = [time.perf_counter() - self.start]
-        broadcast_object_list(shared)  # rank 0's clock: every rank saves and stops at one step
-        self.cost.update(seconds=shared[0], steps=self.cost['steps'] + 1,
+        seconds = [time.perf_counter() - self.start]
+        if self.unit == 'seconds':  # steps and FLOPs are the same on every rank already
+            broadcast_object_list(seconds)  # rank 0's clock: every rank saves and stops at one step
+        self.cost.update(seconds=seconds[0], steps=self.cost['steps'] + 1,
                          images=self.cost['images'] + images,
                          flops=self.cost['flops'] + self.step_flops(runner, size, images))
         due = int(self.cost[self.unit] * self.snapshots / self.budget + 1e-9)  # snapshots due
