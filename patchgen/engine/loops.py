@@ -1,10 +1,9 @@
 """The training loop whose iterations are Patch Diffusion optimizer steps."""
-import logging
 from collections.abc import Iterator
+from functools import partial
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
 from patchgen.datasets.latents import check_latent_source
@@ -13,6 +12,7 @@ from patchgen.patches import FixedSize, PatchSampler
 from patchgen.registry import LOOPS, PATCH_SAMPLERS
 from patchgen.seeding import reseed_global_rngs
 
+from .preemption_hook import worker_ignoring_stop_signals
 from .wrappers import unwrap_model
 
 NOISE_SEED_RANGE = 2 ** 62  # per-image noise seeds are drawn in [0, 2^62)
@@ -98,6 +98,12 @@ class PatchTrainLoop(IterBasedTrainLoop):
 
     def __init__(self, runner, dataloader, max_iters: int, patch_sampler: dict | None = None,
                  **kwargs) -> None:
+        if isinstance(dataloader, dict):  # built here to set its workers' start before they fork
+            dataloader = runner.build_dataloader(
+                dataloader, seed=runner.seed,
+                diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False))
+        dataloader.worker_init_fn = partial(worker_ignoring_stop_signals,
+                                            dataloader.worker_init_fn)
         super().__init__(runner, dataloader, max_iters, **kwargs)
         model = unwrap_model(runner.model)
         if patch_sampler is None:
@@ -112,19 +118,6 @@ class PatchTrainLoop(IterBasedTrainLoop):
     def run(self) -> torch.nn.Module:
         self.dataloader_iterator.seed = self.runner.seed  # a resumed run knows its seed only now
         return super().run()
-
-
-def move_patch_sampler_to_loop(cfg) -> None:
-    """Accept the old ``model.patch_sampler`` key: move it to ``train_cfg`` (where it replaces
-    what the bases set there, since a user wrote it), with a warning."""
-    model, train_cfg = cfg.get('model') or {}, cfg.get('train_cfg')
-    if 'patch_sampler' not in model:
-        return
-    patch_sampler = model.pop('patch_sampler')
-    if train_cfg is not None:
-        train_cfg['patch_sampler'] = patch_sampler
-    print_log('model.patch_sampler is deprecated: set train_cfg.patch_sampler (the training '
-              'loop owns the patch plan)', logger='current', level=logging.WARNING)
 
 
 def planned_batch(images: torch.Tensor, size: int, seed: int = 0, step: int = 0,
