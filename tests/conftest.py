@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: tiny configs that train in seconds, the CLI as users run it."""
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -68,12 +69,17 @@ def tiny_options(**more) -> list[str]:
                                 for k, v in options.items()]
 
 
+PROGRESS_LINE = re.compile(r'^.+: \d+/\d+ \(\d+%\), ')  # patchgen.progress's lines off a terminal
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 2 and one ``error:`` line, after nothing but the progress of work done before."""
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    *before, last = result.stderr.strip().splitlines() or ['']
+    assert last.startswith('error: '), result.stderr
+    assert all(PROGRESS_LINE.match(line) for line in before), result.stderr
     for word in words:
-        assert word in lines[0], lines[0]
+        assert word in last, last
 
 
 def assert_same_tensors(a, b, where: str = 'checkpoint') -> None:

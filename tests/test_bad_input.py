@@ -22,7 +22,7 @@ import torch
 import typer
 from PIL import Image
 
-from conftest import QUICKSTART, TINY_OVERRIDES
+from conftest import PROGRESS_LINE, QUICKSTART, TINY_OVERRIDES
 from patchgen.cli.main import app, main
 from patchgen.config import load_config
 from patchgen.engine import build_runner
@@ -252,10 +252,11 @@ def test_bad_input_ends_in_one_error_line(command: str, name: str, value: str, i
         if given is not None:
             args += [given] if is_argument(param) else [param.opts[0], given]
     status, err = run_cli(args, capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2 and len(lines) == 1 and lines[0].startswith('error:'), \
+    *before, last = [line for line in err.splitlines() if line.strip()] or ['']
+    assert status == 2 and last.startswith('error:'), \
         f'patchgen {" ".join(args)}\nexit {status}, stderr:\n{err}'
+    assert all(PROGRESS_LINE.match(line) for line in before), err  # work done before the error
     assert 'Traceback' not in err
     named = {'number': (bad, *target.opts), 'name': (bad, *target.opts),
              'output': (bad, str(Path(bad).parent))}.get(role(target), (bad,))
-    assert any(name in lines[0] for name in named), f'{lines[0]!r} names none of {named}'
+    assert any(name in last for name in named), f'{last!r} names none of {named}'

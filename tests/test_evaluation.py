@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from conftest import needs_fid_helper, needs_mlxtend
+from conftest import assert_one_line_error, needs_fid_helper, needs_mlxtend
 from patchgen.engine import build_runner
 from patchgen.errors import PatchgenError
 from patchgen.evaluation import (
@@ -207,7 +207,4 @@ def test_cli_evaluation_errors_are_one_line(case: str, tmp_path: Path) -> None:
             'weights': ['fid', str(good), str(good), '--weights', str(tmp_path / 'w.pt')]}[case]
     (tmp_path / 'empty').mkdir()
     write_pngs(tmp_path / 'mixed' / 'larger', 1, 32)
-    result = patchgen(*args, '--device', 'cpu')
-    assert result.returncode == 2, result.stderr[-3000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    assert_one_line_error(patchgen(*args, '--device', 'cpu'))
