@@ -169,7 +169,10 @@ def test_inception_input_shape_dtype_range() -> None:
 
 def test_greyscale_equals_rgb_of_the_same_grey() -> None:
     grey = shapes(28)
-    assert torch.equal(inception_input(grey), inception_input(grey.expand(-1, 3, -1, -1)))
+    # Equal up to float rounding: on some CPUs (AMD EPYC, torch 2.14) the 1- and 3-channel
+    # bilinear kernels round differently, by 2.4e-7 at most.
+    torch.testing.assert_close(inception_input(grey), inception_input(grey.expand(-1, 3, -1, -1)),
+                               rtol=0, atol=1e-6)
 
 
 def test_299_input_is_not_resized() -> None:
