@@ -101,26 +101,6 @@ def test_sigterm_mid_run_then_resume_equals_uninterrupted_run(tmp_path: Path) ->
 
 
 @needs_mlxtend
-def test_sigterm_to_the_whole_process_group_spares_the_dataloader_workers(tmp_path: Path) -> None:
-    """SLURM signals every process of a job: the workers must not die before the save."""
-    options = tiny_options(**{'train_cfg.max_iters': 30, 'train_dataloader.num_workers': 2,
-                              'train_dataloader.persistent_workers': True})
-    command = [sys.executable, '-m', 'patchgen', 'train', QUICKSTART, *options,
-               '--work-dir', str(tmp_path)]
-    env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env, start_new_session=True) as process:
-        for line in process.stdout:
-            if logged_steps(line) == [1]:
-                os.killpg(process.pid, signal.SIGTERM)  # the trainer and its two workers
-                break
-        output = process.communicate(timeout=300)[0]
-    assert process.returncode == 0, output[-3000:]
-    stopped = STOPPED.search(output)
-    assert stopped is not None and Path(stopped.group(2)).is_file(), output[-3000:]
-
-
-@needs_mlxtend
 def test_under_torchrun_every_rank_stops_after_rank_0s_signal(tmp_path: Path) -> None:
     script, work = tmp_path / 'train.py', tmp_path / 'work'
     script.write_text(TRAIN_SIGNALLING_RANK_0)

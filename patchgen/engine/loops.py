@@ -1,6 +1,5 @@
 """The training loop whose iterations are Patch Diffusion optimizer steps."""
 from collections.abc import Iterator
-from functools import partial
 
 import torch
 from mmengine.dist import get_rank
@@ -12,7 +11,6 @@ from patchgen.patches import FixedSize, PatchSampler
 from patchgen.registry import LOOPS, PATCH_SAMPLERS
 from patchgen.seeding import reseed_global_rngs
 
-from .preemption_hook import worker_ignoring_stop_signals
 from .wrappers import unwrap_model
 
 NOISE_SEED_RANGE = 2 ** 62  # per-image noise seeds are drawn in [0, 2^62)
@@ -98,12 +96,6 @@ class PatchTrainLoop(IterBasedTrainLoop):
 
     def __init__(self, runner, dataloader, max_iters: int, patch_sampler: dict | None = None,
                  **kwargs) -> None:
-        if isinstance(dataloader, dict):  # built here to set its workers' start before they fork
-            dataloader = runner.build_dataloader(
-                dataloader, seed=runner.seed,
-                diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False))
-        dataloader.worker_init_fn = partial(worker_ignoring_stop_signals,
-                                            dataloader.worker_init_fn)
         super().__init__(runner, dataloader, max_iters, **kwargs)
         model = unwrap_model(runner.model)
         if patch_sampler is None:

@@ -2,7 +2,6 @@
 import os
 import signal
 import threading
-from collections.abc import Callable
 from types import FrameType
 
 from mmengine.dist import broadcast_object_list
@@ -13,21 +12,6 @@ from patchgen.registry import HOOKS
 from .checkpoint_hook import save_checkpoint_now
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
-
-
-def worker_ignoring_stop_signals(worker_init_fn: Callable[[int], None] | None,
-                                 worker_id: int) -> None:
-    """A DataLoader worker's start: ignore the stop signals, then run ``worker_init_fn``.
-
-    A cluster (SLURM) signals every process of the job, and a terminal's Ctrl-C the
-    whole process group: a worker that died of it would fail the step before the main
-    process could save. Ignoring them leaves the stop to the main process, which ends
-    its workers when training stops.
-    """
-    for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
-    if worker_init_fn is not None:
-        worker_init_fn(worker_id)
 
 
 @HOOKS.register_module()
