@@ -5,20 +5,19 @@ FULL = 'configs/fmnist32_full.py'
 OLD_UNET = ['model.backbone.resample=conv', 'model.backbone.channels_per_group=1',
             'model.backbone.init=torch']
 
-EDM_WEIGHTING = ['model.weighting.type=EDMWeighting']  # the configs' default until 2026-12-03
 RECIPES = {
     # the UNet with EDM's DDPM++ details (the defaults now), no dropout
-    'ddpmpp': dict(config=FULL, options=[*EDM_WEIGHTING, 'model.backbone.dropout=0.0']),
+    'ddpmpp': dict(config=FULL, options=['model.backbone.dropout=0.0']),
     # patchgen's UNet before step 8 (stride-2 conv resampling, one channel per GroupNorm
     # group, PyTorch's default initialisation), without and with dropout
-    'old_unet': dict(config=FULL, options=[*EDM_WEIGHTING, *OLD_UNET, 'model.backbone.dropout=0.0']),
+    'old_unet': dict(config=FULL, options=[*OLD_UNET, 'model.backbone.dropout=0.0']),
     # one DDPM++ detail reverted at a time
-    'ddpmpp_torch_init': dict(config=FULL, options=[*EDM_WEIGHTING, 'model.backbone.dropout=0.0',
+    'ddpmpp_torch_init': dict(config=FULL, options=['model.backbone.dropout=0.0',
                                                     'model.backbone.init=torch']),
-    'ddpmpp_groups32': dict(config=FULL, options=[*EDM_WEIGHTING, 'model.backbone.dropout=0.0',
+    'ddpmpp_groups32': dict(config=FULL, options=['model.backbone.dropout=0.0',
                                                   'model.backbone.channels_per_group=1']),
-    'ddpmpp_conv_resample': dict(config=FULL, options=[*EDM_WEIGHTING, 'model.backbone.dropout=0.0',
+    'ddpmpp_conv_resample': dict(config=FULL, options=['model.backbone.dropout=0.0',
                                                        'model.backbone.resample=conv']),
-    'ddpmpp_dropout0.1': dict(config=FULL, options=[*EDM_WEIGHTING, 'model.backbone.dropout=0.1']),
-    'old_unet_dropout0.1': dict(config=FULL, options=[*EDM_WEIGHTING, *OLD_UNET, 'model.backbone.dropout=0.1']),
+    'ddpmpp_dropout0.1': dict(config=FULL, options=['model.backbone.dropout=0.1']),
+    'old_unet_dropout0.1': dict(config=FULL, options=[*OLD_UNET, 'model.backbone.dropout=0.1']),
 }

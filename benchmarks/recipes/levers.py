@@ -5,17 +5,16 @@
 FULL, PATCH = 'configs/fmnist32_full.py', 'configs/fmnist32_patch.py'
 NO_DROPOUT = ['model.backbone.dropout=0.0']
 
-EDM_WEIGHTING = ['model.weighting.type=EDMWeighting']  # the configs' default until 2026-12-03
 RECIPES = {
-    'full': dict(config=FULL, options=[*EDM_WEIGHTING, *NO_DROPOUT]),
-    'patch_paper': dict(config=PATCH, options=[*EDM_WEIGHTING, *NO_DROPOUT]),
+    'full': dict(config=FULL, options=NO_DROPOUT),
+    'patch_paper': dict(config=PATCH, options=NO_DROPOUT),
     'patch_noise_aware': dict(config=PATCH, options=[
-        *EDM_WEIGHTING, *NO_DROPOUT, 'train_cfg.patch_sampler.type=NoiseAwareMultiScale']),
+        *NO_DROPOUT, 'train_cfg.patch_sampler.type=NoiseAwareMultiScale']),
     'patch_learned_weighting': dict(config=PATCH, options=[
         *NO_DROPOUT, 'model.weighting.type=LearnedUncertaintyWeighting']),
-    'full_batch16': dict(config=FULL, options=[*EDM_WEIGHTING, *NO_DROPOUT, 'train_dataloader.batch_size=16']),
+    'full_batch16': dict(config=FULL, options=[*NO_DROPOUT, 'train_dataloader.batch_size=16']),
     'patch_noise_aware_half': dict(config=PATCH, options=[
-        *EDM_WEIGHTING, *NO_DROPOUT, 'train_cfg.patch_sampler.type=NoiseAwareMultiScale',
+        *NO_DROPOUT, 'train_cfg.patch_sampler.type=NoiseAwareMultiScale',
         'train_cfg.patch_sampler.coupling=0.5']),
     'patch_min_snr': dict(config=PATCH, options=[
         *NO_DROPOUT, 'model.weighting.type=MinSNRWeighting']),

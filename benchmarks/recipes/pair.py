@@ -9,9 +9,8 @@ ANNEALED = ['train_cfg.patch_sampler.type=AnnealedMultiScale',
             'train_cfg.patch_sampler.start_probs=[0.4,0.6,0.0]',
             'train_cfg.patch_sampler.end_probs=[0.0,0.0,1.0]']
 
-EDM_WEIGHTING = ['model.weighting.type=EDMWeighting']  # the configs' default until 2026-12-03
 RECIPES = {
-    'full': dict(config=FULL, options=[*EDM_WEIGHTING]),
-    'patch_paper': dict(config=PATCH, options=[*EDM_WEIGHTING]),
-    'patch_annealed': dict(config=PATCH, options=[*EDM_WEIGHTING, *ANNEALED]),
+    'full': dict(config=FULL, options=[]),
+    'patch_paper': dict(config=PATCH, options=[]),
+    'patch_annealed': dict(config=PATCH, options=ANNEALED),
 }
