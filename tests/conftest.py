@@ -72,12 +72,19 @@ def tiny_options(**more) -> list[str]:
 PROGRESS_LINE = re.compile(r'^.+: \d+/\d+ \(\d+%\), ')  # patchgen.progress's lines off a terminal
 
 
+def error_line(lines: list[str], context: str = '') -> str:
+    """The last of a command's standard-error ``lines``, checked to be its one ``error:`` line
+    after nothing but the progress of work done before it."""
+    *before, last = lines or ['']
+    assert last.startswith('error: '), f'{context}\n' + '\n'.join(lines)
+    assert all(PROGRESS_LINE.match(line) for line in before), f'{context}\n' + '\n'.join(lines)
+    return last
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
     """Exit 2 and one ``error:`` line, after nothing but the progress of work done before."""
     assert result.returncode == 2, result.stderr
-    *before, last = result.stderr.strip().splitlines() or ['']
-    assert last.startswith('error: '), result.stderr
-    assert all(PROGRESS_LINE.match(line) for line in before), result.stderr
+    last = error_line(result.stderr.strip().splitlines())
     for word in words:
         assert word in last, last
 

@@ -22,7 +22,7 @@ import torch
 import typer
 from PIL import Image
 
-from conftest import PROGRESS_LINE, QUICKSTART, TINY_OVERRIDES
+from conftest import QUICKSTART, TINY_OVERRIDES, error_line
 from patchgen.cli.main import app, main
 from patchgen.config import load_config
 from patchgen.engine import build_runner
@@ -252,10 +252,9 @@ def test_bad_input_ends_in_one_error_line(command: str, name: str, value: str, i
         if given is not None:
             args += [given] if is_argument(param) else [param.opts[0], given]
     status, err = run_cli(args, capsys)
-    *before, last = [line for line in err.splitlines() if line.strip()] or ['']
-    assert status == 2 and last.startswith('error:'), \
-        f'patchgen {" ".join(args)}\nexit {status}, stderr:\n{err}'
-    assert all(PROGRESS_LINE.match(line) for line in before), err  # work done before the error
+    context = f'patchgen {" ".join(args)}\nexit {status}, stderr:'
+    assert status == 2, f'{context}\n{err}'
+    last = error_line([line for line in err.splitlines() if line.strip()], context)
     assert 'Traceback' not in err
     named = {'number': (bad, *target.opts), 'name': (bad, *target.opts),
              'output': (bad, str(Path(bad).parent))}.get(role(target), (bad,))
