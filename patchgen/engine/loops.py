@@ -1,4 +1,5 @@
 """The training loop whose iterations are Patch Diffusion optimizer steps."""
+from collections import Counter
 from collections.abc import Iterator
 
 import torch
@@ -11,6 +12,7 @@ from patchgen.patches import FixedSize, PatchSampler
 from patchgen.registry import LOOPS, PATCH_SAMPLERS
 from patchgen.seeding import reseed_global_rngs
 
+from .optim_wrapper import AutocastOptimWrapper
 from .wrappers import unwrap_model
 
 NOISE_SEED_RANGE = 2 ** 62  # per-image noise seeds are drawn in [0, 2^62)
@@ -109,7 +111,18 @@ class PatchTrainLoop(IterBasedTrainLoop):
 
     def run(self) -> torch.nn.Module:
         self.dataloader_iterator.seed = self.runner.seed  # a resumed run knows its seed only now
+        if isinstance(self.runner.optim_wrapper, AutocastOptimWrapper):  # dtype='auto' measures
+            self.runner.optim_wrapper.settle(unwrap_model(self.runner.model), self.step_mix())
         return super().run()
+
+    def step_mix(self, plans: int = 1000) -> dict[tuple[int, int], float]:
+        """``{(patch size, images per step): share of the steps}`` over ``plans`` steps
+        spread evenly over the run."""
+        counts = Counter()
+        for step in range(0, self.max_iters, max(1, self.max_iters // plans)):
+            plan = self.patch_sampler.plan(step, self.runner.seed)
+            counts[plan.size, self.dataloader.batch_size * plan.multiplier] += 1
+        return {shape: count / counts.total() for shape, count in counts.items()}
 
 
 def planned_batch(images: torch.Tensor, size: int, seed: int = 0, step: int = 0,

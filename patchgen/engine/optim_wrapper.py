@@ -1,16 +1,22 @@
 """Optimizer wrappers: skipping non-finite steps, and mixed precision on any device."""
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import torch
+from mmengine.dist import broadcast_object_list
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from torch import nn
+from torch.distributed.fsdp import FSDPModule
 
 from patchgen.distributed import whole
 from patchgen.errors import PatchgenError
 from patchgen.registry import OPTIM_WRAPPERS
 
-DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
+from .autocast_probe import autocast_speedup
+
+DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16, 'float32': None}  # None: no cast
+AUTO = 'auto'  # AutocastOptimWrapper's dtype until it has measured
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -74,21 +80,53 @@ class AutocastOptimWrapper(SafeOptimWrapper):
     ``torch.cuda.amp.GradScaler``; this one works on the CPU too. ``bfloat16``
     needs no loss scaling; ``float16`` (GPU only) scales the loss with
     ``torch.amp.GradScaler``, which skips steps whose gradients overflow.
+    ``'auto'`` times the run's training steps (each patch size) in fp32 and in
+    bf16 before the first step (:meth:`settle`, called by ``PatchTrainLoop``) and trains in
+    bf16 only if it is at least ``min_speedup`` times faster (in fp32 under
+    FSDP, which it cannot time); checkpoints keep the choice, so a resumed run
+    does not probe again.
 
     Args:
-        dtype: 'bfloat16' or 'float16'.
+        dtype: 'bfloat16', 'float16', 'float32' (no autocast) or 'auto'.
+        min_speedup: With ``'auto'``, the speed-up that bf16 must reach.
         **kwargs: Passed to ``OptimWrapper`` (``optimizer``, ``clip_grad``, ...).
     """
 
-    def __init__(self, dtype: str = 'bfloat16', **kwargs) -> None:
-        if dtype not in DTYPES:
+    def __init__(self, dtype: str = 'bfloat16', min_speedup: float = 1.1, **kwargs) -> None:
+        if dtype not in (*DTYPES, AUTO):
             raise PatchgenError(f'autocast dtype {dtype!r} is unknown: use one of '
-                                f'{", ".join(DTYPES)}')
+                                f'{", ".join(DTYPES)}, auto')
         super().__init__(**kwargs)
-        self.cast_dtype = DTYPES[dtype]
+        self.min_speedup = min_speedup
+        # None: fp32, no autocast; AUTO until settle() has measured
+        self.cast_dtype: torch.dtype | None | str = DTYPES.get(dtype, AUTO)
+
+    def settle(self, model: nn.Module, steps: Mapping[tuple[int, int], float]) -> None:
+        """With ``dtype='auto'``: time fp32 and bf16 steps of ``model`` (unwrapped) over the
+        run's mix ``steps`` (``{(patch size, images per step): share}``) and keep the
+        faster, bf16 only by ``min_speedup``; every rank takes rank 0's choice.
+        Otherwise a no-op."""
+        if self.cast_dtype != AUTO:
+            return
+        if any(isinstance(module, FSDPModule) for module in model.modules()):
+            # FSDP units gather their weights collectively: one rank alone cannot time them
+            self.cast_dtype = None
+            print_log("autocast 'auto' cannot time a sharded (FSDP) model: training in float32 "
+                      "(set optim_wrapper.dtype='bfloat16' to cast)", logger='current')
+            return
+        speedup = autocast_speedup(model, steps, torch.bfloat16)
+        choice = [torch.bfloat16 if speedup >= self.min_speedup else None]
+        broadcast_object_list(choice)  # ranks time differently; all must cast alike
+        self.cast_dtype = choice[0]
+        print_log(f"autocast 'auto': a bf16 step runs {speedup:.2f}x as fast as an fp32 one "
+                  f"(bf16 needs {self.min_speedup}x): training in "
+                  f"{'bfloat16' if self.cast_dtype else 'float32'}", logger='current')
 
     def _device_type(self, model: nn.Module) -> str:
         device_type = next(model.parameters()).device.type
+        if self.cast_dtype == AUTO:
+            raise PatchgenError("AutocastOptimWrapper(dtype='auto') has not measured yet: train "
+                                "with PatchTrainLoop, or pick dtype='bfloat16'")
         if self.cast_dtype == torch.float16 and device_type == 'cpu':
             raise PatchgenError('float16 autocast needs a GPU: use dtype=bfloat16 on the CPU')
         if self.cast_dtype == torch.float16 and self.loss_scaler is None:
@@ -97,8 +135,10 @@ class AutocastOptimWrapper(SafeOptimWrapper):
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
-        with super().optim_context(model), torch.autocast(self._device_type(model),
-                                                          dtype=self.cast_dtype):
+        device_type = self._device_type(model)
+        with super().optim_context(model), torch.autocast(
+                device_type, dtype=self.cast_dtype or torch.bfloat16,
+                enabled=self.cast_dtype is not None):
             yield
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
@@ -120,10 +160,15 @@ class AutocastOptimWrapper(SafeOptimWrapper):
         state = super().state_dict()
         if self.loss_scaler is not None:
             state['loss_scaler'] = self.loss_scaler.state_dict()
+        if self.cast_dtype != AUTO:
+            state['autocast_dtype'] = str(self.cast_dtype or 'float32').removeprefix('torch.')
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
+        saved_dtype = state_dict.pop('autocast_dtype', None)
+        if self.cast_dtype == AUTO and saved_dtype is not None:  # the run's earlier choice
+            self.cast_dtype = DTYPES.get(saved_dtype)
         scaler_state = state_dict.pop('loss_scaler', None)
         if scaler_state is not None:
             self.loss_scaler = self.loss_scaler or torch.amp.GradScaler()
