@@ -13,7 +13,8 @@ JSON object last.
 
 FLOP and step budgets are fair however many runs share the machine, so ``--parallel 2``
 trains two at once with one thread each; a wall-clock budget runs one at a time with
-nothing else on the CPU.
+nothing else on the CPU. Runs train in fp32 unless a recipe sets ``optim_wrapper.dtype``:
+the configs' ``'auto'`` would choose by a timing, which differs between machines and loads.
 
     python benchmarks/quality_study.py benchmarks/recipes/baseline.py --steps 635 --seeds 0 1
     python benchmarks/quality_study.py RECIPES --gflops 60000 --snapshots 2 --parallel 2
@@ -130,7 +131,7 @@ def is_done(rows: list[dict], key: dict) -> bool:
 def train(args: argparse.Namespace, recipe: dict, seed: int, work_dir: Path) -> None:
     """Train one recipe and seed for the budget (no evaluation, grids or checkpoints)."""
     unit, amount = budget(args)
-    options = [*recipe.get('options', []), f'randomness.seed={seed}',
+    options = ['optim_wrapper.dtype=float32', *recipe.get('options', []), f'randomness.seed={seed}',
                'default_hooks.budget.type=BudgetHook', f'default_hooks.budget.budget={amount}',
                f'default_hooks.budget.unit={unit}',
                f'default_hooks.budget.snapshots={args.snapshots}',
