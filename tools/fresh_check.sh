@@ -30,6 +30,7 @@ step() {  # step NAME DIR COMMAND: run COMMAND in DIR, log it, record pass/fail 
 }
 
 git clone -q "$ROOT" "$WORK/quickstart" && cp -r "$WORK/quickstart" "$WORK/tests"
+COMMIT="$(git -C "$WORK/quickstart" rev-parse --short HEAD)"  # what was checked, not HEAD at the end
 ln -s "$ROOT/../shared" "$WORK/shared" 2>/dev/null  # tests read ../shared where it exists
 step quickstart "$WORK/quickstart" "$(readme_block 0)"
 if [ "$SKIP_TESTS" != "--skip-tests" ]; then
@@ -45,5 +46,5 @@ step wheel "$WORK" "python3 -m venv wheel-env \
   && ../wheel-env/bin/patchgen quickstart --work-dir run --cfg-options train_cfg.max_iters=20"
 
 echo
-echo "fresh-machine check of $(git -C "$ROOT" rev-parse --short HEAD) on $(date -u +%F), in $WORK:"
+echo "fresh-machine check of $COMMIT on $(date -u +%F), in $WORK:"
 printf '%s\n' "${summary[@]}"
