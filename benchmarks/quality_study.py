@@ -14,7 +14,7 @@ JSON object last.
 FLOP and step budgets are fair however many runs share the machine, so ``--parallel 2``
 trains two at once with one thread each; a wall-clock budget runs one at a time with
 nothing else on the CPU. Runs train in fp32 unless a recipe sets ``optim_wrapper.dtype``:
-the configs' ``'auto'`` would choose by a timing, which differs between machines and loads.
+``dtype='auto'`` would choose by a timing, which differs between machines and loads.
 
     python benchmarks/quality_study.py benchmarks/recipes/baseline.py --steps 635 --seeds 0 1
     python benchmarks/quality_study.py RECIPES --gflops 60000 --snapshots 2 --parallel 2

@@ -11,7 +11,7 @@ summary=()
 
 # The README's first two ```bash blocks: the quickstart command and the test command.
 readme_block() {
-  python3 - "$ROOT/README.md" "$1" <<'EOF'
+  python3 - "$WORK/quickstart/README.md" "$1" <<'EOF'
 import re, sys
 blocks = re.findall(r'```bash\n(.*?)```', open(sys.argv[1]).read(), re.S)
 print(blocks[int(sys.argv[2])].strip())
@@ -38,7 +38,7 @@ if [ "$SKIP_TESTS" != "--skip-tests" ]; then
 fi
 # A wheel in a fresh venv that reuses the quickstart venv's dependencies, run outside the tree.
 step wheel "$WORK" "python3 -m venv wheel-env \
-  && $WORK/quickstart/.venv/bin/python -m pip wheel --no-deps --no-build-isolation -q -w dist $ROOT \
+  && $WORK/quickstart/.venv/bin/python -m pip wheel --no-deps --no-build-isolation -q -w dist $WORK/tests \
   && $WORK/quickstart/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])' \
      > \$(wheel-env/bin/python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/deps.pth \
   && wheel-env/bin/pip install -q --no-deps --no-index dist/patchgen-*.whl \

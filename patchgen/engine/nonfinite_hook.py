@@ -34,7 +34,8 @@ class NonFiniteGuardHook(Hook):
         if not hasattr(runner.optim_wrapper, 'last_update'):
             runner.logger.warning(
                 f'{type(runner.optim_wrapper).__name__} does not skip non-finite steps: use '
-                f"optim_wrapper=dict(type='SafeOptimWrapper', ...) (or AutocastOptimWrapper)")
+                "optim_wrapper=dict(_delete_=True, type='SafeOptimWrapper', ...) "
+                '(or AutocastOptimWrapper)')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: dict | None = None,
                          outputs: dict | None = None) -> None:
