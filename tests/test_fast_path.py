@@ -157,6 +157,9 @@ def test_auto_dtype_casts_only_when_bf16_is_faster_and_checkpoints_keep_the_choi
     resumed.load_state_dict(wrapper.state_dict())
     resumed.settle(net, {(16, 8): 1.0})
     assert resumed.cast_dtype == chosen
+    idle = AutocastOptimWrapper(dtype='auto', optimizer=torch.optim.Adam(net.parameters()))
+    idle.settle(net, {})  # a run of no steps (max_iters=0) times nothing and stays fp32
+    assert idle.cast_dtype is None
 
 
 @needs_mlxtend

@@ -58,11 +58,16 @@ def autocast_speedup(model: nn.Module, steps: Mapping[tuple[int, int], float],
     grads = [param.grad for param in params]  # set aside: backward adds to them in place
     for param in params:
         param.grad = None
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        fp32, cast = (sum(share * step_seconds(partial(loss_step, model, size, n, precision),
-                                               device, repeats)
-                          for (size, n), share in steps.items())
-                      for precision in (None, dtype))
-    for param, grad in zip(params, grads):
-        param.grad = grad
+
+    def mean_seconds(precision: torch.dtype | None) -> float:
+        return sum(share * step_seconds(partial(loss_step, model, size, n, precision), device,
+                                        repeats) for (size, n), share in steps.items())
+
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+            fp32 = mean_seconds(None)
+            cast = mean_seconds(dtype)
+    finally:
+        for param, grad in zip(params, grads):
+            param.grad = grad
     return fp32 / cast

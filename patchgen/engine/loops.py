@@ -118,7 +118,7 @@ class PatchTrainLoop(IterBasedTrainLoop):
     def step_mix(self, plans: int = 1000) -> dict[tuple[int, int], float]:
         """``{(patch size, images per step): share of the steps}`` over ``plans`` steps
         spread evenly over the run."""
-        counts = Counter()
+        counts: Counter[tuple[int, int]] = Counter()
         for step in range(0, self.max_iters, max(1, self.max_iters // plans)):
             plan = self.patch_sampler.plan(step, self.runner.seed)
             counts[plan.size, self.dataloader.batch_size * plan.multiplier] += 1

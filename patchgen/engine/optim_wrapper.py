@@ -108,6 +108,9 @@ class AutocastOptimWrapper(SafeOptimWrapper):
         Otherwise a no-op."""
         if self.cast_dtype != AUTO:
             return
+        if not steps:  # a run of no steps: nothing to time
+            self.cast_dtype = None
+            return
         if any(isinstance(module, FSDPModule) for module in model.modules()):
             # FSDP units gather their weights collectively: one rank alone cannot time them
             self.cast_dtype = None
