@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: common options, the machine's description, device sync."""
+"""What the benchmark scripts share: common options and the machine's description."""
 import argparse
 import platform
 from pathlib import Path
@@ -29,9 +29,3 @@ def machine_line(device: torch.device) -> str:
     """CPU, torch threads and version, and the GPU when there is one."""
     return (f'{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}'
             + (f', {torch.cuda.get_device_name(device)}' if device.type == 'cuda' else ''))
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a timer measures it."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)

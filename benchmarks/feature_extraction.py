@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from patchgen.engine.autocast_probe import synchronize
 from patchgen.evaluation.inception import TFInception, inception_input
 from patchgen.evaluation.weights import installed_fid_helper_weights, is_torchscript
 
-from common import benchmark_parser, machine_line, synchronize
+from common import benchmark_parser, machine_line
 
 QUICK_NUM = 16
 

@@ -16,7 +16,9 @@ import time
 
 import torch
 
-from common import benchmark_parser, machine_line, synchronize
+from patchgen.engine.autocast_probe import synchronize
+
+from common import benchmark_parser, machine_line
 from train_throughput import DEFAULTS, build_model
 
 QUICK = dict(resolutions=[16], num=4, batch=2, steps=2)

@@ -52,6 +52,7 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
+from patchgen.engine.autocast_probe import synchronize
 from patchgen.engine.loops import planned_batch
 from patchgen.engine.optim_wrapper import AutocastOptimWrapper, SafeOptimWrapper
 from patchgen.flops import train_flops_per_image
@@ -59,7 +60,7 @@ from patchgen.models.patch_diffusion import PatchDiffusion
 from patchgen.patches import RandomMultiScale
 from patchgen.registry import MODELS, build_in_scope
 
-from common import benchmark_parser, machine_line, synchronize
+from common import benchmark_parser, machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = Config.fromfile(ROOT / 'configs' / '_base_' / 'models' / 'ddpmpp.py')

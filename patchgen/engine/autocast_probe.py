@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer measures it."""
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
@@ -16,10 +17,10 @@ def step_seconds(step: Callable[[], None], device: torch.device, repeats: int) -
     """The fastest of ``repeats`` runs of ``step`` after one warm-up run."""
     times = []
     for _ in range(repeats + 1):
-        _synchronize(device)
+        synchronize(device)
         began = time.perf_counter()
         step()
-        _synchronize(device)
+        synchronize(device)
         times.append(time.perf_counter() - began)
     return min(times[1:])
 
