@@ -164,7 +164,8 @@ class AutocastOptimWrapper(SafeOptimWrapper):
         if self.loss_scaler is not None:
             state['loss_scaler'] = self.loss_scaler.state_dict()
         if self.cast_dtype != AUTO:
-            state['autocast_dtype'] = str(self.cast_dtype or 'float32').removeprefix('torch.')
+            state['autocast_dtype'] = next(name for name, cast in DTYPES.items()
+                                           if cast == self.cast_dtype)
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
