@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 def synchronize(device: torch.device) -> None:
@@ -25,16 +25,14 @@ def step_seconds(step: Callable[[], None], device: torch.device, repeats: int) -
     return min(times[1:])
 
 
-def loss_step(model: nn.Module, size: int, n: int, dtype: torch.dtype | None) -> None:
-    """One forward and backward pass of ``model.loss`` on ``n`` random images, cropped to
-    ``size``, under autocast to ``dtype`` (None: fp32)."""
-    device = next(model.parameters()).device
-    side = model.resolution
-    images = torch.rand(n, model.image_channels, side, side,  # (n, C, R, R) in [-1, 1)
-                        generator=torch.Generator().manual_seed(0)).to(device) * 2 - 1
-    corner = torch.zeros(n, dtype=torch.long, device=device)  # (n,) crops at (0, 0)
+def loss_step(model: nn.Module, images: Tensor, size: int, dtype: torch.dtype | None) -> None:
+    """One forward and backward pass of ``model.loss`` on ``images`` (N, C, R, R), cropped
+    to ``size`` at the corner, under autocast to ``dtype`` (None: fp32)."""
+    n = len(images)
+    corner = torch.zeros(n, dtype=torch.long, device=images.device)  # (N,) crops at (0, 0)
     labels = corner if model.num_classes > 0 else None
-    with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+    with torch.autocast(images.device.type, dtype=dtype or torch.bfloat16,
+                        enabled=dtype is not None):
         loss = model.loss(images, size, corner, corner, torch.arange(n), labels)['loss']
     loss.backward()
 
@@ -60,9 +58,14 @@ def autocast_speedup(model: nn.Module, steps: Mapping[tuple[int, int], float],
     for param in params:
         param.grad = None
 
+    side = model.resolution
+    images = {n: torch.rand(n, model.image_channels, side, side,  # (n, C, R, R) in [-1, 1)
+                            generator=torch.Generator().manual_seed(0)).to(device) * 2 - 1
+              for n in {n for _, n in steps}}  # made once, outside the timed steps
+
     def mean_seconds(precision: torch.dtype | None) -> float:
-        return sum(share * step_seconds(partial(loss_step, model, size, n, precision), device,
-                                        repeats) for (size, n), share in steps.items())
+        return sum(share * step_seconds(partial(loss_step, model, images[n], size, precision),
+                                        device, repeats) for (size, n), share in steps.items())
 
     try:
         with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
