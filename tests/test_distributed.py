@@ -85,9 +85,9 @@ def tiny_model() -> torch.nn.Module:
         type='PatchDiffusion', image_channels=1, resolution=16, loss_reduction='pixel_sum',
         backbone=dict(type='UNet', base_channels=16, channel_mults=(1, 2), num_blocks=1,
                       attn_resolutions=(8,), dropout=0.0),
-        schedule=dict(type='EDM'),
+        schedule=dict(type='EDM'), weighting=dict(type='LearnedUncertaintyWeighting'),
         sampler=dict(type='HeunSampler', num_steps=3)))
-    for param in model.parameters():  # make the zero-initialised output layer matter
+    for param in model.parameters():  # make the zero-initialised layers matter
         torch.nn.init.normal_(param, std=0.05, generator=torch.Generator().manual_seed(1))
     return model
 
@@ -312,7 +312,8 @@ def test_fsdp_checkpoint_resumes_exactly_and_holds_whole_tensors(tmp_path: Path)
                           'default_hooks.checkpoint.max_keep_ckpts=2',
                           'default_hooks.sample_grid.num_images=2')
         assert result.returncode == 0, result.stderr[-3000:]
-        assert 'parameters in 3 units, sharded over 2 ranks' in result.stdout  # 2 blocks + rest
+        assert 'parameters in 4 units, sharded over 2 ranks' in result.stdout  # 2 blocks, the
+        # rest of the DiT, and the quickstart's learned loss weighting
 
     train('straight', 6)
     train('resumed', 3)

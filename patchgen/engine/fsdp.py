@@ -35,7 +35,9 @@ def is_sharded(module: nn.Module) -> bool:
 
 def shard_model(model: nn.Module, units: Sequence[str]) -> nn.Module:
     """Shard ``model.backbone`` in place: each submodule whose class is named in ``units`` is
-    one FSDP unit (gathered for its own forward), and the backbone holds the rest.
+    one FSDP unit (gathered for its own forward), and the backbone holds the rest. A loss
+    weighting with learned parameters (``LearnedUncertaintyWeighting``) is a unit of its own,
+    so that its gradients are averaged over the ranks like the backbone's.
 
     FSDP shards only contiguous parameters, so channels-last weights become
     contiguous (activations may stay channels-last).
@@ -46,8 +48,11 @@ def shard_model(model: nn.Module, units: Sequence[str]) -> nn.Module:
     for module in backbone.modules():
         if type(module).__name__ in units:
             fully_shard(module)
-    fully_shard(backbone, reshard_after_forward=True)  # sharded again after each sampling call
-    backbone.register_load_state_dict_pre_hook(_shard_loaded_tensors)
+    learned = [module for module in (backbone, getattr(model, 'weighting', None))
+               if module is not None and any(True for _ in module.parameters())]
+    for module in learned:
+        fully_shard(module, reshard_after_forward=True)  # sharded again after each call
+        module.register_load_state_dict_pre_hook(_shard_loaded_tensors)
     return model
 
 
