@@ -8,10 +8,18 @@ FULL, PATCH = 'configs/fmnist32_full.py', 'configs/fmnist32_patch.py'
 # configs' weighting until step 8 adopted EDM2's learned one (recipes/pair_levers.py); the pin
 # keeps them reproducible as recorded.
 EDM = ['model.weighting.type=EDMWeighting']
-ANNEALED = ['train_cfg.patch_sampler.type=AnnealedMultiScale',
-            'train_cfg.patch_sampler.total_iters=900',
+
+
+def annealed(total_iters: int) -> list[str]:
+    """Options of the share schedule from patches only (8 and 16 px, 2:3) to full images
+    only over ``total_iters`` steps."""
+    return ['train_cfg.patch_sampler.type=AnnealedMultiScale',
+            f'train_cfg.patch_sampler.total_iters={total_iters}',
             'train_cfg.patch_sampler.start_probs=[0.4,0.6,0.0]',
             'train_cfg.patch_sampler.end_probs=[0.0,0.0,1.0]']
+
+
+ANNEALED = annealed(900)
 
 RECIPES = {
     'full': dict(config=FULL, options=EDM),

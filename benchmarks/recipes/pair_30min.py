@@ -7,7 +7,7 @@ from pathlib import Path
 
 PAIR = runpy.run_path(str(Path(__file__).with_name('pair.py')))
 FULL, PATCH = PAIR['FULL'], PAIR['PATCH']
-ANNEALED = [option.replace('total_iters=900', 'total_iters=1800') for option in PAIR['ANNEALED']]
+ANNEALED = PAIR['annealed'](1800)
 
 RECIPES = {
     'full': dict(config=FULL, options=[]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PAIR = runpy.run_path(str(Path(__file__).with_name('pair.py')))
 FULL, PATCH = PAIR['FULL'], PAIR['PATCH']
-ANNEALED = [option.replace('total_iters=900', 'total_iters=300') for option in PAIR['ANNEALED']]
+ANNEALED = PAIR['annealed'](300)
 
 HIGH_NOISE = ['model.schedule.p_mean=0.8']
 
