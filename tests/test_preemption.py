@@ -1,5 +1,6 @@
 """Pre-emption: a stop signal ends training after the step with a checkpoint, and resuming
 from it replays an uninterrupted run exactly."""
+import contextlib
 import json
 import os
 import re
@@ -98,6 +99,32 @@ def test_sigterm_mid_run_then_resume_equals_uninterrupted_run(tmp_path: Path) ->
     a, b = (load_checkpoint_file(tmp_path / run / 'iter_30.pth') for run in ('split', 'straight'))
     for key in ('state_dict', 'ema_state_dict', 'optimizer'):
         assert_same_tensors(a[key], b[key], key)  # bitwise on the CPU
+
+
+@needs_mlxtend
+def test_sigterm_to_every_process_of_the_job_with_dataloader_workers_still_saves(
+        tmp_path: Path) -> None:
+    """SLURM signals every process of a job step, DataLoader workers included: they must
+    outlive the signal so that the main process can finish its step and save."""
+    options = tiny_options(**{'train_cfg.max_iters': 30, 'train_dataloader.num_workers': 2})
+    command = [sys.executable, '-m', 'patchgen', 'train', QUICKSTART, *options,
+               '--work-dir', str(tmp_path)]
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env, start_new_session=True) as process:
+        try:
+            for line in process.stdout:
+                if logged_steps(line) == [1]:  # the workers are running: signal the whole group
+                    os.killpg(process.pid, signal.SIGTERM)
+                    break
+            output = process.communicate(timeout=120)[0]  # and the workers end at exit
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # leave nothing behind on a failure
+    assert process.returncode == 0, output[-3000:]
+    stopped = STOPPED.search(output)
+    assert stopped is not None, output[-3000:]
+    assert load_checkpoint_file(Path(stopped.group(2)))['meta']['iter'] == int(stopped.group(1))
 
 
 @needs_mlxtend

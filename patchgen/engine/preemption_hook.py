@@ -1,7 +1,11 @@
 """Stopping cleanly when a cluster pre-empts the job: a checkpoint at the end of the step."""
+import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Callable
+from functools import partial
+from multiprocessing.synchronize import Event as EventType
 from types import FrameType
 
 from mmengine.dist import broadcast_object_list
@@ -12,6 +16,34 @@ from patchgen.registry import HOOKS
 from .checkpoint_hook import save_checkpoint_now
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
+
+
+# Set while a PreemptionHook catches the stop signals in the main process (during training).
+CATCHING = multiprocessing.Event()
+
+
+def leave_stop_signals_to_main(worker_id: int, then: Callable[[int], None] | None = None,
+                               catching: EventType = CATCHING) -> None:
+    """A DataLoader worker's init: while ``catching`` is set, ignore the stop signals; then
+    run ``then(worker_id)``.
+
+    SLURM signals every process of a job step, and Ctrl-C the whole foreground
+    group: a worker killed mid-step makes the main process fail before the
+    :class:`PreemptionHook` saves. Outside training a stop signal acts as usual,
+    so the SIGTERM with which multiprocessing ends the workers at exit still does.
+    """
+    for number in STOP_SIGNALS:
+        signal.signal(number, partial(_unless_catching, catching))
+    if then is not None:
+        then(worker_id)
+
+
+def _unless_catching(catching: EventType, number: int, frame: FrameType | None) -> None:
+    """A worker's stop-signal handler: nothing while the main process catches the signal,
+    else the signal's default action."""
+    if not catching.is_set():
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
 
 
 @HOOKS.register_module()
@@ -43,6 +75,7 @@ class PreemptionHook(Hook):
             return
         self.received = None
         self.previous = {number: signal.signal(number, self.handle) for number in STOP_SIGNALS}
+        CATCHING.set()
 
     def handle(self, number: int, frame: FrameType | None) -> None:
         """Remember the first stop signal; a second SIGINT stops at once."""
@@ -57,6 +90,7 @@ class PreemptionHook(Hook):
 
     def restore(self) -> None:
         """Put back the handlers that were installed before training."""
+        CATCHING.clear()
         for number, handler in self.previous.items():
             signal.signal(number, handler)
         self.previous = {}

@@ -1,5 +1,6 @@
 """patchgen's Runner: mmengine's, with crash-safe checkpoints that load as weights only."""
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -10,6 +11,7 @@ from mmengine.hooks import EMAHook
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from torch.utils.data import DataLoader
 
 from patchgen import __version__
 from patchgen.checkpoint_file import load_checkpoint_file
@@ -20,6 +22,7 @@ from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
 from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
+from .preemption_hook import leave_stop_signals_to_main
 from .progress_hook import TrainProgressHook
 from .wrappers import unwrap_model
 
@@ -57,6 +60,16 @@ class PatchgenRunner(Runner):
                 and not torch_dist.is_initialized()):
             torch_dist.init_process_group(backend='gloo')
         super().setup_env(env_cfg)
+
+    @staticmethod
+    def build_dataloader(dataloader: DataLoader | dict, seed: int | None = None,
+                         diff_rank_seed: bool = False) -> DataLoader:
+        """mmengine's, with workers that leave the stop signals to the main process during
+        training (``leave_stop_signals_to_main``), so a signal to every process of the job
+        stops training through the :class:`PreemptionHook`."""
+        built = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        built.worker_init_fn = partial(leave_stop_signals_to_main, then=built.worker_init_fn)
+        return built
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
         """mmengine's, but distributed training defaults to PatchDistributedDataParallel, and
