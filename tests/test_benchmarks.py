@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +84,23 @@ def test_sampler_quality_benchmark_runs(tmp_path: Path) -> None:
         ('EulerSampler', 3, 3), ('HeunSampler', 2, 3), ('DPMSolverPP2MSampler', 3, 3)]
     assert all(row['fid'] > 0 for row in report['rows'])
     assert (tmp_path / 'sampler_quality.png').stat().st_size > 0
+
+
+def test_memorisation_counts_a_sample_as_a_copy_only_near_one_training_image() -> None:
+    spec = importlib.util.spec_from_file_location('memorisation',
+                                                  ROOT / 'benchmarks' / 'memorisation.py')
+    sys.path.insert(0, str(ROOT / 'benchmarks'))  # for its `from common import ...`
+    try:
+        memorisation = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(memorisation)
+    finally:
+        sys.path.remove(str(ROOT / 'benchmarks'))
+    training = torch.tensor([0.0, 0.3, 1.0]).view(3, 1, 1, 1).expand(3, 1, 2, 2)  # (3, 1, 2, 2)
+    # a copy of image 1 plus a little noise; halfway between images 0 and 1; near image 2 but
+    # only 1.5 times nearer to it than to image 1
+    images = torch.tensor([0.31, 0.15, 0.72]).view(3, 1, 1, 1).expand(3, 1, 2, 2)
+    nearest, ratio = memorisation.nearest_distances(images, training)
+    assert nearest.tolist() == pytest.approx([0.02, 0.30, 0.56])  # 2x2 pixels: twice the gap
+    assert ratio.tolist() == pytest.approx([0.01 / 0.31, 1.0, 0.28 / 0.42])
+    assert memorisation.summary(images, training) == pytest.approx(
+        dict(copies=1 / 3, median_nearest=0.30))
