@@ -102,11 +102,14 @@ def test_sigterm_mid_run_then_resume_equals_uninterrupted_run(tmp_path: Path) ->
 
 
 @needs_mlxtend
+@pytest.mark.parametrize('start', ['fork', 'spawn'])
 def test_sigterm_to_every_process_of_the_job_with_dataloader_workers_still_saves(
-        tmp_path: Path) -> None:
+        tmp_path: Path, start: str) -> None:
     """SLURM signals every process of a job step, DataLoader workers included: they must
-    outlive the signal so that the main process can finish its step and save."""
-    options = tiny_options(**{'train_cfg.max_iters': 30, 'train_dataloader.num_workers': 2})
+    outlive the signal so that the main process can finish its step and save, and still end
+    when it exits."""
+    options = tiny_options(**{'train_cfg.max_iters': 30, 'train_dataloader.num_workers': 2,
+                              'train_dataloader.multiprocessing_context': start})
     command = [sys.executable, '-m', 'patchgen', 'train', QUICKSTART, *options,
                '--work-dir', str(tmp_path)]
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
@@ -114,7 +117,7 @@ def test_sigterm_to_every_process_of_the_job_with_dataloader_workers_still_saves
                           env=env, start_new_session=True) as process:
         try:
             for line in process.stdout:
-                if logged_steps(line) == [1]:  # the workers are running: signal the whole group
+                if logged_steps(line) == [2]:  # each worker gave a batch: signal the whole group
                     os.killpg(process.pid, signal.SIGTERM)
                     break
             output = process.communicate(timeout=120)[0]  # and the workers end at exit

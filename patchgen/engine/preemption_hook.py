@@ -18,19 +18,44 @@ from .checkpoint_hook import save_checkpoint_now
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
 
-# Set while a PreemptionHook catches the stop signals in the main process (during training).
-CATCHING = multiprocessing.Event()
+class CatchingFlag:
+    """Whether a :class:`PreemptionHook` catches the stop signals in the main process (during
+    training), shared with DataLoader workers through a multiprocessing Event made on first
+    request, from the spawn context so that workers started by any method can receive it."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self._event: EventType | None = None
+
+    def set(self, on: bool) -> None:
+        """Say whether the stop signals are caught now (the Event follows, if made)."""
+        self.on = on
+        if self._event is not None and on:
+            self._event.set()
+        elif self._event is not None:
+            self._event.clear()
+
+    def event(self) -> EventType:
+        """The Event to hand to workers: set exactly while ``on``."""
+        if self._event is None:
+            self._event = multiprocessing.get_context('spawn').Event()
+            self.set(self.on)
+        return self._event
 
 
-def leave_stop_signals_to_main(worker_id: int, then: Callable[[int], None] | None = None,
-                               catching: EventType = CATCHING) -> None:
+CATCHING = CatchingFlag()
+
+
+def leave_stop_signals_to_main(worker_id: int, catching: EventType,
+                               then: Callable[[int], None] | None = None) -> None:
     """A DataLoader worker's init: while ``catching`` is set, ignore the stop signals; then
     run ``then(worker_id)``.
 
     SLURM signals every process of a job step, and Ctrl-C the whole foreground
     group: a worker killed mid-step makes the main process fail before the
     :class:`PreemptionHook` saves. Outside training a stop signal acts as usual,
-    so the SIGTERM with which multiprocessing ends the workers at exit still does.
+    so the SIGTERM with which multiprocessing ends the workers at exit still does
+    (as it does on a worker that a signal finds still starting, before this init).
     """
     for number in STOP_SIGNALS:
         signal.signal(number, partial(_unless_catching, catching))
@@ -75,7 +100,7 @@ class PreemptionHook(Hook):
             return
         self.received = None
         self.previous = {number: signal.signal(number, self.handle) for number in STOP_SIGNALS}
-        CATCHING.set()
+        CATCHING.set(True)
 
     def handle(self, number: int, frame: FrameType | None) -> None:
         """Remember the first stop signal; a second SIGINT stops at once."""
@@ -90,7 +115,7 @@ class PreemptionHook(Hook):
 
     def restore(self) -> None:
         """Put back the handlers that were installed before training."""
-        CATCHING.clear()
+        CATCHING.set(False)
         for number, handler in self.previous.items():
             signal.signal(number, handler)
         self.previous = {}

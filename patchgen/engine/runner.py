@@ -22,7 +22,7 @@ from patchgen.registry import MODEL_WRAPPERS, RUNNERS, build_in_scope
 
 from .checkpoint import PlainCheckpointHook, resume_candidates
 from .fsdp import is_sharded, shard_loaded_optimizer_state, whole_state_dicts
-from .preemption_hook import leave_stop_signals_to_main
+from .preemption_hook import CATCHING, leave_stop_signals_to_main
 from .progress_hook import TrainProgressHook
 from .wrappers import unwrap_model
 
@@ -68,7 +68,9 @@ class PatchgenRunner(Runner):
         training (``leave_stop_signals_to_main``), so a signal to every process of the job
         stops training through the :class:`PreemptionHook`."""
         built = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
-        built.worker_init_fn = partial(leave_stop_signals_to_main, then=built.worker_init_fn)
+        if built.num_workers > 0:
+            built.worker_init_fn = partial(leave_stop_signals_to_main, catching=CATCHING.event(),
+                                           then=built.worker_init_fn)
         return built
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
