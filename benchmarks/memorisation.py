@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from common import benchmark_parser, machine_line
+from common import benchmark_parser, machine_line, sample_batches
 
 RATIO = 1 / 3  # nearest / second-nearest distance under which a sample is a copy
 
@@ -44,21 +44,15 @@ def as_unit(batches) -> torch.Tensor:
 def measure(checkpoint: Path, num_samples: int) -> dict:
     """Samples (seeds 0, 1, ...) of the checkpoint's EMA weights, and held-out images when the
     run trained on a subset, against the run's training images."""
-    from mmengine.config import Config
-
     from patchgen.checkpoint_file import load_checkpoint_file
-    from patchgen.config import config_from_text
     from patchgen.evaluation.sources import image_batches
-    from patchgen.images import quantize
-    from patchgen.inference import load_model
+    from patchgen.inference import load_model, stored_config
     from patchgen.registry import DATASETS, build_in_scope
 
-    cfg = Config(config_from_text(load_checkpoint_file(checkpoint)['meta']['cfg']))
+    cfg = stored_config(load_checkpoint_file(checkpoint), checkpoint)
     dataset_cfg = cfg.train_dataloader.dataset
     training = as_unit(image_batches(build_in_scope(DATASETS, dataset_cfg)))
-    model = load_model(checkpoint)
-    samples = as_unit(quantize(model.generate(list(range(start, min(start + 100, num_samples)))))
-                      for start in range(0, num_samples, 100))
+    samples = as_unit(sample_batches(load_model(checkpoint), num_samples))
     report = dict(checkpoint=str(checkpoint), training_images=len(training),
                   samples=summary(samples, training))
     subset = dataset_cfg.get('indices')

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import benchmark_parser, machine_line
+from common import benchmark_parser, machine_line, sample_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = dict(type='FashionMNIST', split='test', pipeline=[dict(type='CenterPad', size=32)])
@@ -174,10 +174,8 @@ def evaluate_model(model: torch.nn.Module, metrics: list, num_samples: int, batc
                    sampler=None) -> dict:
     """Every metric on ``num_samples`` images of ``model`` (seeds 0, 1, ...), made with its
     own sampler or with ``sampler``."""
-    from patchgen.images import quantize
-    for start in range(0, num_samples, batch):
-        seeds = list(range(start, min(start + batch, num_samples)))
-        samples = list(quantize(model.generate(seeds, sampler=sampler)))  # one feature pass
+    for pixels in sample_batches(model, num_samples, batch, sampler):
+        samples = list(pixels)  # one feature pass per batch
         for metric in metrics:
             metric.process(None, samples)
     results = {}

@@ -20,6 +20,16 @@ def default_device() -> torch.device:
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
+def stored_config(state: dict, checkpoint: str | Path) -> Config:
+    """The config that the loaded training checkpoint ``state`` (from ``checkpoint``) stores,
+    read as plain data: running it could run any code."""
+    cfg_text = state.get('meta', {}).get('cfg')
+    if not cfg_text:
+        raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
+                            f'by `patchgen train`')
+    return Config(config_from_text(cfg_text))
+
+
 def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
                trusted: bool = False) -> torch.nn.Module:
     """Build the model of a training checkpoint from the config stored in it.
@@ -29,11 +39,7 @@ def load_model(checkpoint: str | Path, device: torch.device | str = 'cpu',
     everything in the file (see :func:`load_checkpoint_file`).
     """
     state = load_checkpoint_file(checkpoint, trusted=trusted)
-    cfg_text = state.get('meta', {}).get('cfg')
-    if not cfg_text:
-        raise PatchgenError(f'checkpoint {checkpoint} carries no config: it was not written '
-                            f'by `patchgen train`')
-    cfg = Config(config_from_text(cfg_text))  # read as plain data: running it could run any code
+    cfg = stored_config(state, checkpoint)
     if cfg.get('custom_imports'):  # the plugin modules the config names (a backbone, ...)
         import_modules_from_strings(**cfg.custom_imports)
     cfg.model.pop('patch_sampler', None)  # patchgen < 0.2 kept the training loop's patch plan here

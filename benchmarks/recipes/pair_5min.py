@@ -10,8 +10,7 @@ from pathlib import Path
 PAIR = runpy.run_path(str(Path(__file__).with_name('pair.py')))
 FULL, PATCH = PAIR['FULL'], PAIR['PATCH']
 ANNEALED = PAIR['annealed'](300)
-
-HIGH_NOISE = ['model.schedule.p_mean=0.8']
+HIGH_NOISE = PAIR['HIGH_NOISE']
 
 RECIPES = {
     'full': dict(config=FULL, options=[]),

@@ -8,8 +8,7 @@ from pathlib import Path
 
 PAIR = runpy.run_path(str(Path(__file__).with_name('pair.py')))
 FULL, PATCH, ANNEALED = PAIR['FULL'], PAIR['PATCH'], PAIR['ANNEALED']
-
-HIGH_NOISE = ['model.schedule.p_mean=0.8']
+HIGH_NOISE = PAIR['HIGH_NOISE']
 
 RECIPES = {
     'full_high_noise': dict(config=FULL, options=HIGH_NOISE),
